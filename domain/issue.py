@@ -1,0 +1,69 @@
+"""Repositories and issues on a forge, and the ids derived from them."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
+
+# Gitea owner and repository names: letters, digits, '-', '_' and '.'.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+
+
+class RepoRef(BaseModel):
+    """A repository on one forge."""
+
+    forge_url: str = Field(description="Base URL of the forge, e.g. https://gitea.example.com")
+    owner: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def forge_host(self) -> str:
+        return urlsplit(self.forge_url).netloc
+
+
+class IssueRef(BaseModel):
+    """One issue of one repository."""
+
+    repo: RepoRef
+    number: int = Field(gt=0)
+
+    @property
+    def workflow_id(self) -> str:
+        """The one IssueWorkflow id for this issue, whichever trigger starts it."""
+        return issue_workflow_id(self)
+
+    @property
+    def branch(self) -> str:
+        """The deterministic branch every run for this issue works on."""
+        return f"autopilot/issue-{self.number}"
+
+
+def issue_workflow_id(issue: IssueRef) -> str:
+    return f"autopilot:{issue.repo.forge_host}:{issue.repo.owner}:{issue.repo.name}:{issue.number}"
+
+
+class IssueInfo(BaseModel):
+    """What intake reads of an issue."""
+
+    number: int
+    title: str
+    body: str
+    state: str
+    labels: list[str] = []
+    html_url: str
+    author: str
+
+
+class RepoInfo(BaseModel):
+    """What the workflows need to know of a repository."""
+
+    full_name: str
+    default_branch: str
+    clone_url: str
+    html_url: str
+    archived: bool = False
