@@ -1,0 +1,397 @@
+"""A typed async client for the parts of the Gitea 1.25 REST API Autopilot uses.
+
+One pooled ``httpx.AsyncClient`` per instance (see ``session.py``). Failures are raised as
+``GiteaError`` (see ``errors.py``): retryable for transient faults, typed and non-retryable
+otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+
+from activities.forge import operations as ops
+from activities.forge.errors import ERR_CONFLICT, GiteaError
+from activities.forge.gitea_models import (
+    Branch,
+    CombinedStatus,
+    Comment,
+    CommitStatus,
+    ContentsResponse,
+    Issue,
+    Label,
+    PullRequest,
+    PullReview,
+    Repository,
+    ServerVersion,
+    User,
+)
+from activities.forge.operations import CLIENT_OPERATIONS
+from activities.forge.pagination import Params
+from activities.forge.session import DEFAULT_TIMEOUT, ApiSession
+from domain import names
+from domain.forge import LabelSpec
+
+__all__ = ["CLIENT_OPERATIONS", "DEFAULT_TIMEOUT", "GiteaClient"]
+
+IssueState = Literal["open", "closed"]
+ListState = Literal["open", "closed", "all"]
+MergeStyle = Literal[
+    "merge", "rebase", "rebase-merge", "squash", "fast-forward-only", "manually-merged"
+]
+ReviewEvent = Literal["APPROVED", "REQUEST_CHANGES", "COMMENT", "PENDING"]
+StatusState = Literal["pending", "success", "error", "failure", "warning", "skipped"]
+
+
+class GiteaClient(ApiSession):
+    """Gitea REST client. ``base_url`` is the forge root, e.g. ``https://gitea.example.com``.
+
+    ``lowercase_merge_fields`` sends ``do``/``merge_title_field``/... as the 1.27 spec spells
+    them; 1.25 binds the Go field names (``Do``, ``MergeTitleField``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        transport: httpx.AsyncBaseTransport | None = None,
+        lowercase_merge_fields: bool = False,
+    ) -> None:
+        super().__init__(base_url, token, timeout=timeout, transport=transport)
+        self._lowercase_merge_fields = lowercase_merge_fields
+
+    # -- server and user ------------------------------------------------------------------
+
+    async def version(self) -> str:
+        return (await self._one(ops.VERSION, ServerVersion)).version
+
+    async def current_user(self) -> User:
+        return await self._one(ops.CURRENT_USER, User)
+
+    # -- repositories and branches --------------------------------------------------------
+
+    async def get_repo(self, owner: str, repo: str) -> Repository:
+        return await self._one(ops.GET_REPO, Repository, owner=owner, repo=repo)
+
+    async def list_branches(self, owner: str, repo: str) -> list[Branch]:
+        return await self._collect(ops.LIST_BRANCHES, Branch, owner=owner, repo=repo)
+
+    async def get_branch(self, owner: str, repo: str, branch: str) -> Branch:
+        return await self._one(ops.GET_BRANCH, Branch, owner=owner, repo=repo, branch=branch)
+
+    async def create_branch(
+        self, owner: str, repo: str, new_branch: str, from_ref: str | None = None
+    ) -> Branch:
+        """Create ``new_branch`` from ``from_ref`` (default branch when None); 409 if it exists."""
+        body: dict[str, str] = {"new_branch_name": new_branch}
+        if from_ref is not None:
+            body["old_ref_name"] = from_ref
+        return await self._one(ops.CREATE_BRANCH, Branch, json=body, owner=owner, repo=repo)
+
+    async def get_contents(
+        self, owner: str, repo: str, filepath: str, ref: str | None = None
+    ) -> ContentsResponse:
+        """One file's metadata and base64 content (``.decoded()``); directories are refused."""
+        op = ops.GET_CONTENTS
+        params = {"ref": ref} if ref else None
+        path = filepath.strip("/")
+        response = await self._send(op, params=params, owner=owner, repo=repo, filepath=path)
+        data = self._get_json(op, response)
+        if isinstance(data, list):
+            raise GiteaError(
+                f"Gitea {op.method} contents of {owner}/{repo}:{path} is a directory, not a file",
+                type=names.ERR_INVALID_REQUEST,
+                non_retryable=True,
+            )
+        return self._parse(op, ContentsResponse, data)
+
+    # -- issues ---------------------------------------------------------------------------
+
+    async def get_issue(self, owner: str, repo: str, index: int) -> Issue:
+        return await self._one(ops.GET_ISSUE, Issue, owner=owner, repo=repo, index=index)
+
+    async def list_issues(
+        self,
+        owner: str,
+        repo: str,
+        *,
+        state: ListState = "open",
+        labels: Sequence[str] = (),
+        kind: Literal["issues", "pulls"] | None = "issues",
+    ) -> list[Issue]:
+        """Issues of a repo; ``kind=None`` includes pull requests as Gitea does by default."""
+        params: Params = {"state": state}
+        if labels:
+            params["labels"] = ",".join(labels)
+        if kind is not None:
+            params["type"] = kind
+        return await self._collect(ops.LIST_ISSUES, Issue, params=params, owner=owner, repo=repo)
+
+    async def create_issue(
+        self, owner: str, repo: str, title: str, body: str = "", label_ids: Sequence[int] = ()
+    ) -> Issue:
+        payload: dict[str, Any] = {"title": title, "body": body}
+        if label_ids:
+            payload["labels"] = list(label_ids)
+        return await self._one(ops.CREATE_ISSUE, Issue, json=payload, owner=owner, repo=repo)
+
+    async def edit_issue(
+        self,
+        owner: str,
+        repo: str,
+        index: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: IssueState | None = None,
+    ) -> Issue:
+        """Change the given fields; ``state="closed"`` closes the issue. Gitea answers 201."""
+        fields = (("title", title), ("body", body), ("state", state))
+        payload = {key: value for key, value in fields if value is not None}
+        return await self._one(
+            ops.EDIT_ISSUE, Issue, json=payload, owner=owner, repo=repo, index=index
+        )
+
+    # -- labels ---------------------------------------------------------------------------
+
+    async def list_labels(self, owner: str, repo: str) -> list[Label]:
+        return await self._collect(ops.LIST_LABELS, Label, owner=owner, repo=repo)
+
+    async def create_label(
+        self, owner: str, repo: str, name: str, color: str, description: str = ""
+    ) -> Label:
+        payload = {"name": name, "color": color.lstrip("#"), "description": description}
+        return await self._one(ops.CREATE_LABEL, Label, json=payload, owner=owner, repo=repo)
+
+    async def ensure_labels(self, owner: str, repo: str, specs: Sequence[LabelSpec]) -> list[Label]:
+        """Create the labels that are missing (existing ones are left as they are).
+
+        Returns the repo labels named in ``specs``, in that order.
+        """
+        by_name = {label.name: label for label in await self.list_labels(owner, repo)}
+        for spec in specs:
+            if spec.name not in by_name:
+                by_name[spec.name] = await self.create_label(
+                    owner, repo, spec.name, spec.color, spec.description
+                )
+        return [by_name[spec.name] for spec in specs]
+
+    async def list_issue_labels(self, owner: str, repo: str, index: int) -> list[Label]:
+        return await self._many(ops.LIST_ISSUE_LABELS, Label, owner=owner, repo=repo, index=index)
+
+    async def add_labels_by_name(
+        self, owner: str, repo: str, index: int, label_names: Sequence[str]
+    ) -> list[Label]:
+        """Add labels to an issue by name, creating missing repo labels first.
+
+        Gitea silently drops names it cannot resolve, so the result is checked. Returns all of
+        the issue's labels after the change.
+        """
+        wanted = list(dict.fromkeys(label_names))
+        if not wanted:
+            return await self.list_issue_labels(owner, repo, index)
+        await self.ensure_labels(owner, repo, [LabelSpec(name=name) for name in wanted])
+        op = ops.ADD_ISSUE_LABELS
+        response = await self._send(
+            op, json={"labels": wanted}, owner=owner, repo=repo, index=index
+        )
+        current = self._parse_list(op, Label, self._get_json(op, response))
+        missing = set(wanted) - {label.name for label in current}
+        if missing:
+            raise GiteaError(
+                f"Gitea ignored labels {sorted(missing)} on {owner}/{repo}#{index}: "
+                "no label of that name exists in the repository",
+                type=names.ERR_NOT_FOUND,
+                non_retryable=True,
+            )
+        return current
+
+    async def remove_label(self, owner: str, repo: str, index: int, name: str) -> None:
+        """Remove a label from an issue by name; a no-op when the issue does not carry it."""
+        for label in await self.list_issue_labels(owner, repo, index):
+            if label.name != name:
+                continue
+            try:
+                await self._send(
+                    ops.REMOVE_ISSUE_LABEL, owner=owner, repo=repo, index=index, id=label.id
+                )
+            except GiteaError as exc:
+                # Removed (or the label deleted) since we listed: the goal is already met.
+                if exc.status not in (404, 422):
+                    raise
+
+    # -- comments -------------------------------------------------------------------------
+
+    async def list_comments(self, owner: str, repo: str, index: int) -> list[Comment]:
+        """All plain comments of an issue; Gitea does not paginate this endpoint."""
+        return await self._many(ops.LIST_COMMENTS, Comment, owner=owner, repo=repo, index=index)
+
+    async def create_comment(self, owner: str, repo: str, index: int, body: str) -> Comment:
+        return await self._one(
+            ops.CREATE_COMMENT, Comment, json={"body": body}, owner=owner, repo=repo, index=index
+        )
+
+    async def edit_comment(self, owner: str, repo: str, comment_id: int, body: str) -> Comment:
+        response = await self._send(
+            ops.EDIT_COMMENT, json={"body": body}, owner=owner, repo=repo, id=comment_id
+        )
+        if response.status_code == 204:
+            # Gitea answers 204 without a body in some cases; read the comment back.
+            return await self._one(ops.GET_COMMENT, Comment, owner=owner, repo=repo, id=comment_id)
+        return self._parse(ops.EDIT_COMMENT, Comment, self._get_json(ops.EDIT_COMMENT, response))
+
+    # -- pull requests --------------------------------------------------------------------
+
+    async def list_pulls(
+        self, owner: str, repo: str, *, state: ListState = "open", base: str | None = None
+    ) -> list[PullRequest]:
+        params: Params = {"state": state}
+        if base is not None:
+            params["base_branch"] = base
+        return await self._collect(
+            ops.LIST_PULLS, PullRequest, params=params, owner=owner, repo=repo
+        )
+
+    async def find_open_pull(
+        self, owner: str, repo: str, head: str, base: str
+    ) -> PullRequest | None:
+        """The open PR from ``head`` into ``base``; Gitea allows at most one."""
+        for pull in await self.list_pulls(owner, repo, state="open", base=base):
+            if pull.base.ref == base and head in (pull.head.ref, pull.head.label):
+                return pull
+        return None
+
+    async def get_pull(self, owner: str, repo: str, index: int) -> PullRequest:
+        return await self._one(ops.GET_PULL, PullRequest, owner=owner, repo=repo, index=index)
+
+    async def create_or_find_pull(
+        self, owner: str, repo: str, head: str, base: str, title: str, body: str = ""
+    ) -> tuple[PullRequest, bool]:
+        """Open a PR; on 409 (one already open for head->base) return that one.
+
+        The flag is True when this call created the PR.
+        """
+        payload = {"head": head, "base": base, "title": title, "body": body}
+        try:
+            created = await self._one(
+                ops.CREATE_PULL, PullRequest, json=payload, owner=owner, repo=repo
+            )
+        except GiteaError as exc:
+            if exc.type != ERR_CONFLICT:
+                raise
+            existing = await self.find_open_pull(owner, repo, head, base)
+            if existing is None:
+                raise
+            return existing, False
+        return created, True
+
+    async def create_pull(
+        self, owner: str, repo: str, head: str, base: str, title: str, body: str = ""
+    ) -> PullRequest:
+        return (await self.create_or_find_pull(owner, repo, head, base, title, body))[0]
+
+    async def edit_pull(
+        self,
+        owner: str,
+        repo: str,
+        index: int,
+        *,
+        title: str | None = None,
+        body: str | None = None,
+        state: IssueState | None = None,
+        base: str | None = None,
+    ) -> PullRequest:
+        fields = (("title", title), ("body", body), ("state", state), ("base", base))
+        payload = {key: value for key, value in fields if value is not None}
+        return await self._one(
+            ops.EDIT_PULL, PullRequest, json=payload, owner=owner, repo=repo, index=index
+        )
+
+    async def merge_pull(
+        self,
+        owner: str,
+        repo: str,
+        index: int,
+        style: MergeStyle = "merge",
+        *,
+        title: str | None = None,
+        message: str | None = None,
+        delete_branch: bool = False,
+    ) -> None:
+        lower = self._lowercase_merge_fields
+        payload: dict[str, Any] = {"do" if lower else "Do": style}
+        if title is not None:
+            payload["merge_title_field" if lower else "MergeTitleField"] = title
+        if message is not None:
+            payload["merge_message_field" if lower else "MergeMessageField"] = message
+        if delete_branch:
+            payload["delete_branch_after_merge"] = True
+        await self._send(ops.MERGE_PULL, json=payload, owner=owner, repo=repo, index=index)
+
+    async def is_merged(self, owner: str, repo: str, index: int) -> bool:
+        """Gitea answers 204 when merged and 404 when not."""
+        try:
+            await self._send(ops.IS_MERGED, owner=owner, repo=repo, index=index)
+        except GiteaError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # -- reviews --------------------------------------------------------------------------
+
+    async def list_reviews(self, owner: str, repo: str, index: int) -> list[PullReview]:
+        return await self._collect(
+            ops.LIST_REVIEWS, PullReview, owner=owner, repo=repo, index=index
+        )
+
+    async def create_review(
+        self,
+        owner: str,
+        repo: str,
+        index: int,
+        event: ReviewEvent,
+        body: str = "",
+        *,
+        commit_id: str | None = None,
+        comments: Sequence[Mapping[str, Any]] = (),
+    ) -> PullReview:
+        """Submit a review; Gitea answers 200 (not 201)."""
+        payload: dict[str, Any] = {"event": event, "body": body}
+        if commit_id is not None:
+            payload["commit_id"] = commit_id
+        if comments:
+            payload["comments"] = [dict(comment) for comment in comments]
+        return await self._one(
+            ops.CREATE_REVIEW, PullReview, json=payload, owner=owner, repo=repo, index=index
+        )
+
+    # -- commit statuses ------------------------------------------------------------------
+
+    async def create_status(
+        self,
+        owner: str,
+        repo: str,
+        sha: str,
+        state: StatusState,
+        context: str,
+        *,
+        description: str = "",
+        target_url: str = "",
+    ) -> CommitStatus:
+        payload = {"state": state, "context": context, "description": description}
+        if target_url:
+            payload["target_url"] = target_url
+        return await self._one(
+            ops.CREATE_STATUS, CommitStatus, json=payload, owner=owner, repo=repo, sha=sha
+        )
+
+    async def list_statuses(self, owner: str, repo: str, sha: str) -> list[CommitStatus]:
+        return await self._collect(ops.LIST_STATUSES, CommitStatus, owner=owner, repo=repo, sha=sha)
+
+    async def combined_status(self, owner: str, repo: str, ref: str) -> CombinedStatus:
+        return await self._one(ops.COMBINED_STATUS, CombinedStatus, owner=owner, repo=repo, ref=ref)

@@ -1,0 +1,26 @@
+"""Model activities and the providers they ask (OpenAI-compatible chat completions)."""
+
+from activities.model.activities import ModelActivities
+from activities.model.openai_compat import OpenAICompatibleProvider
+from activities.model.provider import (
+    ERR_MODEL_REQUEST_REJECTED,
+    ERR_MODEL_UNAVAILABLE,
+    ChatMessage,
+    ModelProvider,
+    ProviderAnswer,
+    StructuredRequest,
+)
+from activities.model.structured import StructuredAnswer, ask_structured
+
+__all__ = [
+    "ERR_MODEL_REQUEST_REJECTED",
+    "ERR_MODEL_UNAVAILABLE",
+    "ChatMessage",
+    "ModelActivities",
+    "ModelProvider",
+    "OpenAICompatibleProvider",
+    "ProviderAnswer",
+    "StructuredAnswer",
+    "StructuredRequest",
+    "ask_structured",
+]

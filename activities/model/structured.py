@@ -1,0 +1,135 @@
+"""Ask for a JSON answer, validate it, and re-ask a bounded number of times when it is invalid."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from temporalio.exceptions import ApplicationError
+
+from activities.model.provider import ChatMessage, ModelProvider, ProviderAnswer, StructuredRequest
+from domain import names
+from domain.usage import TokenUsage
+
+T = TypeVar("T", bound=BaseModel)
+
+# Extra checks beyond the schema: they return problems, empty when the answer is fine.
+AnswerCheck = Callable[[T], list[str]]
+
+REASK_PHRASE = "Your previous answer was invalid"
+_FENCED = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)\n?```", re.DOTALL)
+_MAX_ERRORS = 5
+_MAX_PROBLEM_CHARS = 1000
+_MAX_ECHO_CHARS = 20_000  # a huge bad answer is echoed back clipped, to bound re-ask cost
+
+
+@dataclass(frozen=True)
+class StructuredAnswer(Generic[T]):
+    answer: T
+    usage: TokenUsage  # summed over every attempt, including the invalid ones
+    model: str
+    attempts: int
+
+
+async def ask_structured(
+    provider: ModelProvider,
+    request: StructuredRequest,
+    answer_type: type[T],
+    max_reasks: int,
+    *,
+    stage: str | None = None,
+    check: AnswerCheck[T] | None = None,
+) -> StructuredAnswer[T]:
+    """The first valid answer in at most ``1 + max_reasks`` calls, or ERR_INVALID_MODEL_OUTPUT."""
+    stage = stage or request.schema_name
+    messages = list(request.messages)
+    usage = TokenUsage()
+    model = ""
+    problem = ""
+    attempts = 0
+    while attempts <= max_reasks:
+        attempts += 1
+        reply = await provider.complete(request.model_copy(update={"messages": messages}))
+        usage = usage + TokenUsage(
+            input_tokens=reply.usage.input_tokens,
+            output_tokens=reply.usage.output_tokens,
+            calls=1,
+        )
+        model = reply.model
+        answer, problem = parse_answer(reply, answer_type, check)
+        if answer is not None:
+            return StructuredAnswer(answer=answer, usage=usage, model=model, attempts=attempts)
+        messages = [
+            *messages,
+            ChatMessage(role="assistant", content=reply.content[:_MAX_ECHO_CHARS] or "(empty)"),
+            ChatMessage(role="user", content=reask_text(request.schema_name, problem)),
+        ]
+    raise ApplicationError(
+        f"{stage}: the model's answer was still invalid after {attempts} attempts: {problem}",
+        {"stage": stage, "attempts": attempts, "model": model, "usage": usage.model_dump()},
+        type=names.ERR_INVALID_MODEL_OUTPUT,
+        non_retryable=True,
+    )
+
+
+def parse_answer(
+    reply: ProviderAnswer, answer_type: type[T], check: AnswerCheck[T] | None = None
+) -> tuple[T | None, str]:
+    """The validated answer and "", or None and a short description of what is wrong."""
+    if reply.truncated:
+        return None, "it was cut off at the output token limit; give a shorter answer"
+    if not reply.content.strip():
+        return None, "it was empty"
+    try:
+        data = load_json(reply.content)
+    except ValueError as err:
+        return None, f"it is not valid JSON ({err})"
+    try:
+        answer = answer_type.model_validate(data)
+    except ValidationError as err:
+        return None, describe_errors(err)
+    problems = check(answer) if check else []
+    if problems:
+        return None, _clip("; ".join(problems))
+    return answer, ""
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON, tolerating a Markdown-fenced block around it (with or without prose)."""
+    stripped = text.strip()
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError as err:
+        fenced = _FENCED.search(stripped)
+        if fenced is None:
+            raise ValueError(f"{err.msg} at line {err.lineno} column {err.colno}") from None
+    try:
+        return json.loads(fenced.group(1))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{err.msg} at line {err.lineno} column {err.colno}") from None
+
+
+def describe_errors(err: ValidationError) -> str:
+    errors = err.errors(include_url=False, include_input=False)
+    parts = [
+        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+        for e in errors[:_MAX_ERRORS]
+    ]
+    if len(errors) > _MAX_ERRORS:
+        parts.append(f"and {len(errors) - _MAX_ERRORS} more errors")
+    return _clip("; ".join(parts))
+
+
+def reask_text(schema_name: str, problem: str) -> str:
+    return (
+        f"{REASK_PHRASE}: {problem}\n"
+        f"Answer again with only one JSON object that matches the {schema_name!r} schema."
+    )
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_PROBLEM_CHARS else text[: _MAX_PROBLEM_CHARS - 3] + "..."

@@ -1,0 +1,272 @@
+"""Workspace activities: checkouts, untrusted edits, test runs and diffs, all through git."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.workspace.checkout import Checkout, check_workspace_ref, clone_url_base
+from activities.workspace.git import Git
+from activities.workspace.paths import (
+    UnsafePath,
+    checkout_dir_name,
+    safe_relative_path,
+    validate_edits,
+)
+from activities.workspace.testrun import run_command
+from domain import names
+from domain.change import CommitInfo, DiffSummary, FileEdit, TestRun
+from domain.workspace import (
+    ApplyEditsInput,
+    DiffSummaryInput,
+    FileContents,
+    PrepareWorkspaceInput,
+    ReadFilesInput,
+    RunTestsInput,
+    WorkspaceRef,
+    WorkspaceState,
+)
+
+TRAILER = "Autopilot-Change"
+
+
+class WorkspaceActivities:
+    """Owns the checkouts under ``root``; ``token_for(clone_url_base)`` gives forge credentials."""
+
+    heartbeat_interval: float = 5.0
+
+    def __init__(
+        self,
+        root: Path,
+        token_for: Callable[[str], str | None],
+        max_edit_bytes: int = 200_000,
+        git_author: tuple[str, str] = ("Autopilot", "autopilot@localhost"),
+    ) -> None:
+        self._root = root
+        self._token_for = token_for
+        self._max_edit_bytes = max_edit_bytes
+        self._git_author = git_author
+        # Activities of one workflow never overlap by design, but a retry may start while a
+        # timed-out attempt is still winding down; git must not run twice in one checkout.
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def _checkout(self, ws: WorkspaceRef, *, keep_unpushed: bool) -> AsyncIterator[Checkout]:
+        check_workspace_ref(ws)
+        name = checkout_dir_name(ws.key)
+        token = None
+        if urlsplit(ws.clone_url).scheme in ("http", "https"):
+            token = self._token_for(clone_url_base(ws.clone_url))
+        path = self._root / name
+        git = Git(checkout=path, token=token, author=self._git_author)
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            self._root.mkdir(parents=True, exist_ok=True)
+            checkout = Checkout(ws, path, git)
+            await checkout.ensure(keep_unpushed=keep_unpushed)
+            yield checkout
+
+    @activity.defn(name=names.PREPARE_WORKSPACE)
+    async def prepare(self, input: PrepareWorkspaceInput) -> WorkspaceState:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            return WorkspaceState(
+                base_sha=await co.base_sha(),
+                head_sha=await co.head(),
+                files=await co.tracked_files(),
+            )
+
+    @activity.defn(name=names.READ_FILES)
+    async def read_files(self, input: ReadFilesInput) -> FileContents:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            result = FileContents(files={})
+            refusals = []
+            for path in input.paths:
+                try:
+                    rel = safe_relative_path(co.path, path)
+                except UnsafePath as e:
+                    refusals.append(f"{path!r}: {e}")
+                    continue
+                content = _read_text(co.path / rel, input.max_bytes_per_file)
+                if content is None:
+                    result.missing.append(path)
+                else:
+                    result.files[path] = content
+            if refusals:
+                raise _unsafe("refused to read", refusals)
+            return result
+
+    @activity.defn(name=names.APPLY_EDITS)
+    async def apply_edits(self, input: ApplyEditsInput) -> CommitInfo:
+        change_id = input.change_id.strip()
+        if not change_id or any(ord(c) < 32 for c in change_id):
+            raise ApplicationError(
+                "change_id must be one non-empty line",
+                type=names.ERR_INVALID_REQUEST,
+                non_retryable=True,
+            )
+        async with self._checkout(input.workspace, keep_unpushed=True) as co:
+            existing = await _find_change(co, change_id)
+            if existing is not None:
+                remote = await co.rev(co.remote_ref)
+                if remote is None or not await co.is_ancestor(existing, remote):
+                    await co.push(await co.head())
+                return CommitInfo(
+                    sha=existing, changed=True, files=await _commit_files(co, existing)
+                )
+
+            accepted, refusals = validate_edits(co.path, input.edits.edits, self._max_edit_bytes)
+            if refusals:
+                raise _unsafe(
+                    "refused unsafe edits; nothing was written", [str(r) for r in refusals]
+                )
+            for rel, edit in accepted:
+                _apply(co.path, rel, edit)
+            # The checkout was cleaned first, so this stages the edits and nothing else; edits
+            # to ignored paths stay uncommitted, as for any contributor.
+            await co.git.run("add", "-A")
+            staged = await co.git.run("diff", "--cached", "--quiet", check=False)
+            if staged.returncode == 0:
+                return CommitInfo(sha=await co.head(), changed=False, files=[])
+            message = _commit_message(input.edits.commit_message, change_id)
+            # whitespace cleanup only: the default would drop lines starting with '#', e.g. "#12".
+            await co.git.run(
+                "commit", "-q", "--no-verify", "--cleanup=whitespace", "-F", "-", stdin=message
+            )
+            sha = await co.head()
+            await co.push(sha)
+            activity.logger.info("Committed and pushed %s on %s", sha, input.workspace.branch)
+            return CommitInfo(sha=sha, changed=True, files=await _commit_files(co, sha))
+
+    @activity.defn(name=names.RUN_TESTS)
+    async def run_tests(self, input: RunTestsInput) -> TestRun:
+        try:
+            argv = shlex.split(input.command)
+        except ValueError as e:
+            raise _invalid_request(f"test command cannot be parsed: {e}") from None
+        if not argv:
+            raise _invalid_request("test command is empty")
+        if input.timeout_seconds <= 0:
+            raise _invalid_request("timeout_seconds must be positive")
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            return await run_command(
+                argv,
+                cwd=co.path,
+                timeout_seconds=input.timeout_seconds,
+                heartbeat=activity.heartbeat,
+                heartbeat_interval=self.heartbeat_interval,
+            )
+
+    @activity.defn(name=names.DIFF_SUMMARY)
+    async def diff_summary(self, input: DiffSummaryInput) -> DiffSummary:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            base, head = await co.base_sha(), await co.head()
+            flags = ("--no-renames", "--no-ext-diff", "--no-textconv", "--no-color")
+            numstat = await co.git.run("diff", *flags, "--numstat", "-z", base, head)
+            files, additions, deletions = _parse_numstat(numstat.text)
+            raw = (await co.git.run("diff", *flags, base, head)).stdout
+            limit = max(input.max_diff_bytes, 0)
+            return DiffSummary(
+                base_sha=base,
+                head_sha=head,
+                files=files,
+                additions=additions,
+                deletions=deletions,
+                diff=raw[:limit].decode("utf-8", errors="replace"),
+                truncated=len(raw) > limit,
+            )
+
+
+def _read_text(path: Path, max_bytes: int) -> str | None:
+    """A file's text, a note saying why it was skipped, or None when it does not exist."""
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return "[autopilot: skipped, this is a directory]"
+    if not path.is_file():
+        return "[autopilot: skipped, not a regular file]"
+    size = path.stat().st_size
+    if size > max_bytes:
+        return f"[autopilot: skipped, {size} bytes is over the {max_bytes} byte limit]"
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with open(fd, "rb") as f:
+        data = f.read(max_bytes + 1)
+    try:
+        if b"\0" in data:
+            raise UnicodeDecodeError("utf-8", data, 0, 1, "NUL byte")
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "[autopilot: skipped, binary file]"
+
+
+def _apply(checkout: Path, rel: PurePosixPath, edit: FileEdit) -> None:
+    target = checkout / rel
+    if edit.action == "delete":
+        if target.exists():
+            target.unlink()
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # O_NOFOLLOW: validation already refused symlinks; this refuses one that appeared since.
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with open(fd, "wb") as f:
+        f.write((edit.content or "").encode("utf-8", errors="surrogatepass"))
+
+
+def _commit_message(text: str, change_id: str) -> bytes:
+    """The model's message plus our trailer, which must stay the last paragraph to be parsed."""
+    body = text.replace("\0", "").strip() or "Autopilot change"
+    return f"{body}\n\n{TRAILER}: {change_id}\n".encode()
+
+
+async def _find_change(co: Checkout, change_id: str) -> str | None:
+    """The commit on the branch (local or forge) whose trailer names ``change_id``."""
+    refs = ["HEAD"]
+    if await co.rev(co.remote_ref):
+        refs.append(co.remote_ref)
+    fmt = f"--format=%H%x1f%(trailers:key={TRAILER},valueonly,separator=%x1f)%x1e"
+    out = await co.git.run("log", fmt, *refs, "--not", co.base_ref, "--")
+    for record in out.text.split("\x1e"):
+        sha, _, values = record.strip().partition("\x1f")
+        if sha and change_id in (v.strip() for v in values.split("\x1f")):
+            return sha
+    return None
+
+
+async def _commit_files(co: Checkout, sha: str) -> list[str]:
+    out = await co.git.run(
+        "diff-tree", "--root", "--no-commit-id", "--no-renames", "-r", "-z", "--name-only", sha
+    )
+    return [p for p in out.text.split("\0") if p]
+
+
+def _parse_numstat(text: str) -> tuple[list[str], int, int]:
+    """``added\\tdeleted\\tpath\\0`` records; binary files count as '-' and add nothing."""
+    files: list[str] = []
+    additions = deletions = 0
+    for record in text.split("\0"):
+        if not record.strip():
+            continue
+        added, deleted, path = record.split("\t", 2)
+        files.append(path)
+        additions += int(added) if added.isdigit() else 0
+        deletions += int(deleted) if deleted.isdigit() else 0
+    return files, additions, deletions
+
+
+def _unsafe(prefix: str, reasons: list[str]) -> ApplicationError:
+    return ApplicationError(
+        f"{prefix}: {'; '.join(reasons)}",
+        reasons,
+        type=names.ERR_UNSAFE_EDIT,
+        non_retryable=True,
+    )
+
+
+def _invalid_request(message: str) -> ApplicationError:
+    return ApplicationError(message, type=names.ERR_INVALID_REQUEST, non_retryable=True)

@@ -1,0 +1,386 @@
+"""Autopilot configuration: two YAML files, validated by pydantic, plus environment variables.
+
+``autopilot.yaml`` holds service settings; ``repositories.yaml`` the repositories to work on.
+Secrets never live in either file: the files name the environment variables that hold them.
+Any value in ``autopilot.yaml`` can be overridden with ``AUTOPILOT__SECTION__KEY=value``.
+Every user mistake becomes a one-line :class:`ConfigError` naming the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+)
+
+from domain import names
+from domain.run import RepoSettings, RunSettings
+
+CONFIG_DIR = Path(__file__).parent
+DEFAULT_CONFIG_PATH = CONFIG_DIR / "autopilot.yaml"
+DEFAULT_REPOSITORIES_PATH = CONFIG_DIR / "repositories.yaml"
+CONFIG_PATH_ENV = "AUTOPILOT_CONFIG"
+REPOSITORIES_PATH_ENV = "AUTOPILOT_REPOSITORIES"
+OVERRIDE_PREFIX = "AUTOPILOT__"
+
+
+def _checked(pattern: str, problem: str) -> AfterValidator:
+    """A validator giving a plain-words reason instead of pydantic's regex message."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
+
+
+HttpUrlStr = Annotated[
+    str,
+    _checked(r"https?://[^\s/]+\S*", "must be an http:// or https:// URL"),
+    AfterValidator(lambda url: url.rstrip("/")),
+]
+HostPort = Annotated[str, _checked(r"[^\s:]+:\d{1,5}", "must look like host:port")]
+EnvName = Annotated[
+    str, _checked(r"[A-Za-z_][A-Za-z0-9_]*", "must be an environment variable name")
+]
+# Gitea owner and repository names: letters, digits, '-', '_' and '.', but not '.' or '..'.
+RepoFullName = Annotated[
+    str,
+    _checked(r"(?!\.\.?/)[A-Za-z0-9_.-]+/(?!\.\.?$)[A-Za-z0-9_.-]+", "must look like 'owner/name'"),
+]
+RepoKey = Annotated[
+    str,
+    _checked(r"[A-Za-z0-9][A-Za-z0-9_.-]*", "may hold only letters, digits, '.', '_' and '-'"),
+]
+
+
+class ConfigError(Exception):
+    """A configuration mistake; ``str()`` is one line: ``<file>: <dotted.key>: <reason>``."""
+
+    def __init__(self, source: str | Path, key: str, reason: str) -> None:
+        self.source = str(source)
+        self.key = key
+        self.reason = " ".join(reason.split())  # always one line
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if self.key:
+            return f"{self.source}: {self.key}: {self.reason}"
+        return f"{self.source}: {self.reason}"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TemporalSettings(_Section):
+    address: HostPort = "127.0.0.1:7233"
+    namespace: str = Field(default="default", min_length=1)
+    task_queue: str = Field(default=names.TASK_QUEUE, min_length=1)
+    ui_url: HttpUrlStr = "http://127.0.0.1:8233"
+
+
+class ForgeSettings(_Section):
+    url: HttpUrlStr = "http://127.0.0.1:3000"
+    token_env: EnvName = "AUTOPILOT_FORGE_TOKEN"
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class ModelSettings(_Section):
+    provider: Literal["openai"] = "openai"
+    base_url: HttpUrlStr = "http://127.0.0.1:8400/v1"
+    model: str = Field(default="autopilot-replay", min_length=1)
+    api_key_env: EnvName = "AUTOPILOT_MODEL_API_KEY"
+    max_reasks: int = Field(default=2, ge=0, le=5)
+    timeout_seconds: float = Field(default=120, gt=0)
+
+
+class WorkspaceSettings(_Section):
+    root: Path = Field(default=Path(".autopilot/workspaces"), validate_default=True)
+    max_edit_bytes: int = Field(default=200_000, gt=0)
+
+    @field_validator("root")
+    @classmethod
+    def _absolute(cls, root: Path) -> Path:
+        # Resolved once, at load time, so a later chdir cannot move the workspaces.
+        root = root.expanduser()
+        return root if root.is_absolute() else Path.cwd() / root
+
+
+class TriggerSettings(_Section):
+    label: str = Field(default="autopilot", min_length=1)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    json_format: bool = True
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+
+class RunConfig(RunSettings):
+    """``domain.run.RunSettings``, but unknown keys in the file are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RepositoryConfig(RepoSettings):
+    """One repository; the ``RepoSettings`` fields sit flat beside ``name`` and ``repo``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RepoKey = Field(description="Unique key")
+    repo: RepoFullName = Field(description="'owner/name' on the forge")
+    default_branch: str = Field(default="main", min_length=1)
+    automation: bool = True
+
+    def repo_settings(self) -> RepoSettings:
+        return RepoSettings.model_validate(self.model_dump(include=set(RepoSettings.model_fields)))
+
+
+class RepositoriesFile(_Section):
+    """The whole of ``repositories.yaml``; a mapping so later top-level keys fit beside the list."""
+
+    repositories: list[RepositoryConfig] = Field(default_factory=list)
+
+
+class AutopilotConfig(_Section):
+    temporal: TemporalSettings = Field(default_factory=TemporalSettings)
+    forge: ForgeSettings = Field(default_factory=ForgeSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    run: RunConfig = Field(default_factory=RunConfig)
+    trigger: TriggerSettings = Field(default_factory=TriggerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    repositories: list[RepositoryConfig] = Field(default_factory=list)
+
+    _source: str = PrivateAttr(default="config")
+    _env: Mapping[str, str] = PrivateAttr(default_factory=lambda: os.environ)
+
+    @field_validator("repositories")
+    @classmethod
+    def _unique(cls, repositories: list[RepositoryConfig]) -> list[RepositoryConfig]:
+        problem = _duplicate(repositories)
+        if problem:
+            raise ValueError(f"{problem[0]}: {problem[1]}")
+        return repositories
+
+    def repository(self, full_name: str) -> RepositoryConfig | None:
+        """The repository configured for ``owner/name`` (Gitea names are case-insensitive)."""
+        wanted = full_name.lower()
+        return next((r for r in self.repositories if r.repo.lower() == wanted), None)
+
+    def forge_token(self) -> str:
+        token = self._env.get(self.forge.token_env, "")
+        if not token:
+            raise ConfigError(
+                self._source,
+                "forge.token_env",
+                f"environment variable {self.forge.token_env} is not set (it must hold the "
+                "forge API token)",
+            )
+        return token
+
+    def model_api_key(self) -> str | None:
+        """The model API key, or None when the variable is unset (local models need none)."""
+        return self._env.get(self.model.api_key_env) or None
+
+
+def _duplicate(repositories: Sequence[RepositoryConfig]) -> tuple[str, str] | None:
+    """(dotted key, reason) of the first repository repeating an earlier name or repo."""
+    seen_names: dict[str, int] = {}
+    seen_repos: dict[str, int] = {}
+    for index, repo in enumerate(repositories):
+        if repo.name in seen_names:
+            first = seen_names[repo.name]
+            reason = f"duplicate repository name {repo.name!r} (first at repositories[{first}])"
+            return f"repositories[{index}].name", reason
+        if repo.repo.lower() in seen_repos:
+            first = seen_repos[repo.repo.lower()]
+            reason = f"{repo.repo!r} is already configured at repositories[{first}]"
+            return f"repositories[{index}].repo", reason
+        seen_names[repo.name] = index
+        seen_repos[repo.repo.lower()] = index
+    return None
+
+
+def load_config(
+    path: Path | None = None,
+    repositories_path: Path | None = None,
+    env: Mapping[str, str] = os.environ,
+) -> AutopilotConfig:
+    """Read, override from ``env``, and validate both files; raise ConfigError on any mistake."""
+    path = Path(path or env.get(CONFIG_PATH_ENV) or DEFAULT_CONFIG_PATH)
+    repositories_path = Path(
+        repositories_path or env.get(REPOSITORIES_PATH_ENV) or DEFAULT_REPOSITORIES_PATH
+    )
+
+    service = _read_mapping(path)
+    if "repositories" in service:
+        raise ConfigError(path, "repositories", f"belongs in {repositories_path.name}")
+    overrides = _apply_overrides(service, env)
+    config = _validate(AutopilotConfig, service, path, overrides)
+
+    repositories = _validate(RepositoriesFile, _read_mapping(repositories_path), repositories_path)
+    problem = _duplicate(repositories.repositories)
+    if problem:
+        raise ConfigError(repositories_path, *problem)
+    config.repositories = repositories.repositories
+    config._source = str(path)
+    config._env = env
+    return config
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys instead of silently keeping the last one."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _construct_mapping,  # type: ignore[arg-type]
+)
+
+
+def _read_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, "", f"cannot read file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "cannot read file: not UTF-8 text") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(path, where, f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, "", f"invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "the top level must be a mapping of keys")
+    # A section left empty (every key commented out) means "all defaults".
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Apply ``AUTOPILOT__SECTION__KEY`` variables to ``data``; return {dotted key: variable}."""
+    applied: dict[str, str] = {}
+    for variable in sorted(env):
+        if not variable.startswith(OVERRIDE_PREFIX):
+            continue
+        parts = variable[len(OVERRIDE_PREFIX) :].lower().split("__")
+        dotted = ".".join(parts)
+        problem = _override_problem(parts)
+        if problem:
+            raise ConfigError(f"environment variable {variable}", dotted, problem)
+        section = data.get(parts[0])
+        if section is not None and not isinstance(section, dict):
+            continue  # the file's own value is wrong; validation reports it against the file
+        data.setdefault(parts[0], {})[parts[1]] = _yaml_scalar(env[variable])
+        applied[dotted] = variable
+    return applied
+
+
+def _override_problem(parts: Sequence[str]) -> str | None:
+    """Why ``parts`` does not name one overridable ``section.key``, or None if it does."""
+    if parts[0] == "repositories":
+        return "repositories cannot be set from the environment"
+    field = AutopilotConfig.model_fields.get(parts[0])
+    section = field.annotation if field else None
+    if not (isinstance(section, type) and issubclass(section, BaseModel)):
+        return "unknown key"
+    if len(parts) == 1:
+        return "names a whole section; override its keys one by one"
+    if len(parts) > 2 or parts[1] not in section.model_fields:
+        return "unknown key"
+    return None
+
+
+def _yaml_scalar(raw: str) -> object:
+    """Read an override as YAML would ('true' -> True, '5' -> 5, '[a, b]' -> list)."""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+    # Text that merely looks like a mapping or is empty stays the text it was.
+    return raw if value is None or isinstance(value, dict) else value
+
+
+def _dotted(loc: Sequence[int | str]) -> str:
+    key = ""
+    for part in loc:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key
+
+
+_SECRET_KEY = re.compile(r"(^|_)(token|api_?key|password|secret)$")
+_SECRET_ENV_KEYS = {"forge": "forge.token_env", "model": "model.api_key_env"}
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    kind = error["type"]
+    last = str(error["loc"][-1]).lower() if error["loc"] else ""
+    if kind == "extra_forbidden" and _SECRET_KEY.search(last):
+        env_key = _SECRET_ENV_KEYS.get(str(error["loc"][0]), "a *_env key")
+        return f"secrets do not belong in config files; put it in the variable named by {env_key}"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "must be a mapping of keys"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _validate(
+    model: type[_M], data: dict[str, Any], path: Path, overrides: Mapping[str, str] | None = None
+) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        # include_input=False: a bad value may be a pasted secret; never echo it.
+        errors = exc.errors(include_input=False, include_url=False)
+        first = errors[0]
+        key = _dotted(first["loc"])
+        reason = _reason(first)
+        if len(errors) > 1:
+            reason += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        source: str | Path = path
+        for dotted, variable in (overrides or {}).items():
+            if key == dotted:
+                source = f"environment variable {variable}"
+        raise ConfigError(source, key, reason) from None

@@ -1,0 +1,80 @@
+"""A scripted stand-in for an OpenAI-compatible server: replies in order, records requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_seconds: float = 0.0
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+def completion(
+    content: str | None = "{}",
+    *,
+    finish_reason: str | None = "stop",
+    usage: dict[str, int] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+    model: str = "stub-model",
+) -> Reply:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        body["usage"] = usage
+    return Reply(body=body)
+
+
+class StubServer:
+    """Answers each POST with the next scripted reply and records what it was sent."""
+
+    def __init__(self) -> None:
+        self.replies: list[Reply] = []
+        self.requests: list[Recorded] = []
+        self.base_url = ""
+
+    def script(self, *replies: Reply) -> None:
+        self.replies.extend(replies)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.requests.append(Recorded(request.path, dict(request.headers), body))
+        if not self.replies:
+            return web.json_response({"error": {"message": "nothing scripted"}}, status=418)
+        reply = self.replies.pop(0)
+        if reply.delay_seconds:
+            await asyncio.sleep(reply.delay_seconds)
+        text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+        return web.Response(
+            status=reply.status,
+            text=text,
+            content_type="application/json",
+            headers=reply.headers,
+        )
+
+
+# A fake key, to prove it never leaks into errors.
+KEY = "sk-test-0123456789abcdef"

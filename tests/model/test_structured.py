@@ -1,0 +1,105 @@
+"""Structured answers: validation, bounded re-asks, and the final InvalidModelOutput."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from pydantic import BaseModel, Field
+from temporalio.exceptions import ApplicationError
+
+from activities.model.openai_compat import OpenAICompatibleProvider
+from activities.model.provider import ChatMessage, StructuredRequest
+from activities.model.structured import REASK_PHRASE, ask_structured
+from domain import names
+from tests.model.stub_openai import StubServer, completion
+
+MakeProvider = Callable[..., OpenAICompatibleProvider]
+
+
+class Answer(BaseModel):
+    title: str = Field(min_length=1)
+    count: int
+
+
+REQUEST = StructuredRequest(
+    messages=[ChatMessage(role="user", content="Stage: plan\nGive a title and a count.")],
+    schema_name="answer",
+    json_schema=Answer.model_json_schema(),
+)
+GOOD = json.dumps({"title": "ok", "count": 3})
+USAGE = {"prompt_tokens": 10, "completion_tokens": 4}
+
+
+async def test_valid_answer_takes_one_call(stub: StubServer, make_provider: MakeProvider) -> None:
+    stub.script(completion(GOOD, usage=USAGE))
+    result = await ask_structured(make_provider(), REQUEST, Answer, max_reasks=2)
+
+    assert result.answer == Answer(title="ok", count=3)
+    assert result.attempts == 1
+    assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.calls) == (10, 4, 1)
+    assert len(stub.requests) == 1
+
+
+async def test_fenced_json_is_accepted(stub: StubServer, make_provider: MakeProvider) -> None:
+    stub.script(completion(f"Here it is:\n```json\n{GOOD}\n```\n"))
+    result = await ask_structured(make_provider(), REQUEST, Answer, max_reasks=0)
+
+    assert result.answer.count == 3
+
+
+@pytest.mark.parametrize(
+    ("bad", "finish_reason", "reason"),
+    [
+        ('{"title": "ok", "cou', "length", "cut off"),
+        ("I think the answer is three.", "stop", "not valid JSON"),
+        ('{"title": "", "count": "many"}', "stop", "count"),
+    ],
+    ids=["truncated", "garbage", "schema"],
+)
+async def test_invalid_answer_is_reasked_then_accepted(
+    stub: StubServer,
+    make_provider: MakeProvider,
+    bad: str,
+    finish_reason: str,
+    reason: str,
+) -> None:
+    stub.script(
+        completion(bad, finish_reason=finish_reason, usage=USAGE), completion(GOOD, usage=USAGE)
+    )
+    result = await ask_structured(make_provider(), REQUEST, Answer, max_reasks=2)
+
+    assert result.answer == Answer(title="ok", count=3)
+    assert result.attempts == 2
+    assert (result.usage.input_tokens, result.usage.calls) == (20, 2)
+    reask = stub.requests[1].body["messages"]
+    assert reask[: len(REQUEST.messages)] == [m.model_dump() for m in REQUEST.messages]
+    assert reask[-2] == {"role": "assistant", "content": bad}
+    assert reask[-1]["role"] == "user"
+    assert REASK_PHRASE in reask[-1]["content"]
+    assert reason in reask[-1]["content"]
+
+
+@pytest.mark.parametrize("max_reasks", [0, 2])
+async def test_invalid_forever_fails_after_exactly_one_plus_max_reasks_calls(
+    stub: StubServer, make_provider: MakeProvider, max_reasks: int
+) -> None:
+    stub.script(*[completion("garbage", usage=USAGE) for _ in range(5)])
+    with pytest.raises(ApplicationError) as caught:
+        await ask_structured(make_provider(), REQUEST, Answer, max_reasks, stage="plan")
+
+    calls = 1 + max_reasks
+    assert len(stub.requests) == calls
+    error = caught.value
+    assert error.type == names.ERR_INVALID_MODEL_OUTPUT
+    assert error.non_retryable
+    assert error.message.startswith("plan:")
+    assert "not valid JSON" in error.message
+    details = error.details[0]
+    assert details["attempts"] == calls
+    assert details["usage"] == {
+        "input_tokens": 10 * calls,
+        "output_tokens": 4 * calls,
+        "calls": calls,
+    }

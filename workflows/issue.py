@@ -1,0 +1,546 @@
+"""IssueWorkflow: one issue carried from intake to an open pull request.
+
+intake -> plan -> approval gate -> implement -> verify -> review -> pull request
+
+Every side effect is an activity called by name (see ``domain.names``), so this module imports
+no I/O code. The event history is the only checkpoint: a crashed worker resumes exactly here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import names
+    from domain.change import CommitInfo, DiffSummary, EditSet, TestRun
+    from domain.forge import (
+        CommentRef,
+        EnsureLabelsInput,
+        GetIssueInput,
+        GetRepoInput,
+        LabelSpec,
+        OpenPullRequestInput,
+        PullRequestInfo,
+        SetIssueLabelsInput,
+        UpsertCommentInput,
+    )
+    from domain.issue import IssueInfo, RepoInfo
+    from domain.model import (
+        DraftEditsInput,
+        DraftEditsOutput,
+        DraftPlanInput,
+        DraftPlanOutput,
+        ReviewChangeInput,
+        ReviewChangeOutput,
+    )
+    from domain.plan import Plan, PlanTask
+    from domain.review import GateResult, ReviewVerdict
+    from domain.run import (
+        ApprovalDecision,
+        IssueResult,
+        IssueStatus,
+        IssueWorkflowInput,
+        Outcome,
+        ResumeRequest,
+        Stage,
+        StageTiming,
+    )
+    from domain.usage import TokenUsage
+    from domain.workspace import (
+        ApplyEditsInput,
+        DiffSummaryInput,
+        FileContents,
+        PrepareWorkspaceInput,
+        ReadFilesInput,
+        RunTestsInput,
+        WorkspaceRef,
+        WorkspaceState,
+    )
+    from workflows import options, render
+    from workflows.gates import review_gates
+
+T = TypeVar("T")
+
+LABELS = [
+    LabelSpec(name=names.LABEL_IN_PROGRESS, color="1d76db", description="Autopilot is working"),
+    LabelSpec(name=names.LABEL_NEEDS_HUMAN, color="d93f0b", description="Autopilot needs a human"),
+    LabelSpec(name=names.LABEL_PR_OPEN, color="0e8a16", description="Autopilot opened a PR"),
+    LabelSpec(name=names.LABEL_FAILED, color="b60205", description="Autopilot stopped"),
+]
+MAX_REPO_FILES_IN_PROMPT = 500
+
+
+class StageFailed(Exception):
+    """A stage cannot go on; the run ends with a comment saying why."""
+
+    def __init__(self, stage: str, message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.message = message
+
+
+@workflow.defn(name="IssueWorkflow")
+class IssueWorkflow:
+    @workflow.init
+    def __init__(self, input: IssueWorkflowInput) -> None:
+        self._input = input
+        self._status = IssueStatus()
+        self._decision: ApprovalDecision | None = None
+        self._resume: ResumeRequest | None = None
+        self._escalations = 0
+        self._touched: list[str] = []
+        self._changes = 0
+
+    # ----- run -------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: IssueWorkflowInput) -> IssueResult:
+        workflow.upsert_search_attributes(
+            [
+                names.SA_REPO.value_set(input.issue.repo.full_name),
+                names.SA_ISSUE.value_set(input.issue.number),
+                names.SA_OUTCOME.value_set("running"),
+            ]
+        )
+        try:
+            return await self._carry()
+        except StageFailed as failure:
+            await self._finish_failed(failure.stage, failure.message)
+            raise ApplicationError(
+                f"stage {failure.stage} failed: {failure.message}", non_retryable=True
+            ) from None
+        except asyncio.CancelledError:
+            self._status.waiting_for = None
+            await self._conclude("cancelled", remove=[names.LABEL_IN_PROGRESS])
+            raise
+
+    async def _carry(self) -> IssueResult:
+        issue, repo = await self._intake()
+        workspace = WorkspaceRef(
+            repo=self._input.issue.repo,
+            clone_url=repo.clone_url,
+            base_branch=repo.default_branch,
+            branch=self._input.issue.branch,
+            key=self._input.issue.workflow_id,
+        )
+        state = await self._call(
+            names.PREPARE_WORKSPACE,
+            PrepareWorkspaceInput(workspace=workspace),
+            WorkspaceState,
+            options.GIT,
+            stage="intake",
+        )
+        self._end_stage()
+
+        plan = await self._plan_until_approved(issue, state.files)
+        if plan is None:
+            return await self._conclude("expired", remove=[names.LABEL_IN_PROGRESS])
+
+        await self._enter("implement")
+        for task in plan.in_dependency_order():
+            await self._change(issue, plan, task, workspace, "task", "", f"task:{task.id}")
+        self._end_stage()
+
+        test_run = await self._verify(issue, plan, workspace)
+        verdict, gates, test_run = await self._review(issue, plan, workspace, test_run)
+
+        await self._enter("pull_request")
+        pr = await self._call(
+            names.OPEN_PULL_REQUEST,
+            OpenPullRequestInput(
+                repo=self._input.issue.repo,
+                head=workspace.branch,
+                base=workspace.base_branch,
+                title=f"{issue.title} (#{issue.number})",
+                body=render.pull_request_body(
+                    self._input.issue, plan, test_run, verdict, gates, self._status
+                ),
+            ),
+            PullRequestInfo,
+            options.FORGE,
+        )
+        self._status.pr_url = pr.html_url
+        self._status.pr_number = pr.number
+        await self._labels(add=[names.LABEL_PR_OPEN], remove=[names.LABEL_IN_PROGRESS])
+        self._end_stage()
+        return await self._conclude("pr_opened")
+
+    # ----- stages ----------------------------------------------------------------------------
+
+    async def _intake(self) -> tuple[IssueInfo, RepoInfo]:
+        await self._enter("intake", report=False)
+        ref = self._input.issue
+        issue = await self._call(names.GET_ISSUE, GetIssueInput(issue=ref), IssueInfo, options.FORGE)
+        repo = await self._call(names.GET_REPO, GetRepoInput(repo=ref.repo), RepoInfo, options.FORGE)
+        if repo.archived:
+            raise StageFailed("intake", f"{repo.full_name} is archived; nothing can be pushed")
+        await self._call(
+            names.ENSURE_LABELS, EnsureLabelsInput(repo=ref.repo, labels=LABELS), None, options.FORGE
+        )
+        await self._labels(
+            add=[names.LABEL_IN_PROGRESS],
+            remove=[names.LABEL_FAILED, names.LABEL_NEEDS_HUMAN, names.LABEL_PR_OPEN],
+        )
+        await self._report()
+        return issue, repo
+
+    async def _plan_until_approved(self, issue: IssueInfo, files: list[str]) -> Plan | None:
+        feedback: list[str] = []
+        settings = self._input.settings
+        while True:
+            if self._status.plan_version >= settings.max_plan_attempts:
+                raise StageFailed(
+                    "plan", f"{self._status.plan_version} plans were rejected; giving up"
+                )
+            await self._enter("plan")
+            drafted = await self._call(
+                names.DRAFT_PLAN,
+                DraftPlanInput(
+                    issue=issue, repo_files=files[:MAX_REPO_FILES_IN_PROMPT], feedback=feedback
+                ),
+                DraftPlanOutput,
+                options.MODEL,
+            )
+            self._add_usage(drafted.usage)
+            self._status.plan_version += 1
+            self._status.attempts["plan"] = self._status.plan_version
+            version = self._status.plan_version
+            await self._comment(
+                f"plan:{version}",
+                render.plan_comment(drafted.plan, version, self._input.issue, settings.auto_approve),
+            )
+            self._end_stage()
+
+            await self._enter("approval")
+            if settings.auto_approve:
+                decision: ApprovalDecision | None = ApprovalDecision(
+                    approver="auto-approve", approved=True
+                )
+            else:
+                decision = await self._await_approval(version)
+            self._end_stage()
+            if decision is None:
+                return None
+            if decision.approved:
+                return drafted.plan
+            feedback.append(decision.feedback)
+            workflow.logger.info(
+                "plan rejected", extra={"stage": "approval", "approver": decision.approver}
+            )
+
+    async def _await_approval(self, version: int) -> ApprovalDecision | None:
+        settings = self._input.settings
+        self._status.waiting_for = "approval"
+        await self._report()
+        waited = 0
+        reminders = 0
+        while waited < settings.approval_expiry_seconds:
+            step = min(settings.approval_reminder_seconds, settings.approval_expiry_seconds - waited)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._decision is not None, timeout=timedelta(seconds=step)
+                )
+            except asyncio.TimeoutError:
+                waited += step
+                if waited < settings.approval_expiry_seconds:
+                    reminders += 1
+                    await self._comment(
+                        f"reminder:{version}:{reminders}",
+                        render.reminder_comment(
+                            version, waited, settings.approval_expiry_seconds - waited
+                        ),
+                    )
+                continue
+            decision, self._decision = self._decision, None
+            self._status.waiting_for = None
+            return decision
+        self._status.waiting_for = None
+        return None
+
+    async def _verify(self, issue: IssueInfo, plan: Plan, workspace: WorkspaceRef) -> TestRun:
+        await self._enter("verify")
+        settings = self._input.settings
+        runs_since_human = 0
+        guidance = ""
+        while True:
+            test_run = await self._run_tests(workspace)
+            runs_since_human += 1
+            if test_run.passed:
+                self._end_stage()
+                return test_run
+            if runs_since_human >= settings.max_verify_attempts:
+                resumed = await self._escalate(
+                    f"Tests still fail after {runs_since_human} attempts.", test_run.output_tail
+                )
+                runs_since_human = 0
+                guidance = resumed.guidance
+            feedback = f"The tests fail. Output:\n{test_run.output_tail}"
+            if guidance:
+                feedback += f"\n\nGuidance from a human: {guidance}"
+            last_task = plan.in_dependency_order()[-1]
+            await self._change(issue, plan, last_task, workspace, "fix", feedback, "fix")
+
+    async def _review(
+        self, issue: IssueInfo, plan: Plan, workspace: WorkspaceRef, test_run: TestRun
+    ) -> tuple[ReviewVerdict, list[GateResult], TestRun]:
+        rounds_since_human = 0
+        while True:
+            await self._enter("review")
+            rounds_since_human += 1
+            self._bump("review")
+            diff = await self._call(
+                names.DIFF_SUMMARY, DiffSummaryInput(workspace=workspace), DiffSummary, options.GIT
+            )
+            gates = review_gates(diff, test_run, self._input.repo_settings)
+            failed = [g for g in gates if not g.passed]
+            if failed:
+                verdict = ReviewVerdict(
+                    verdict="request_changes",
+                    summary="Deterministic gates failed: " + ", ".join(g.name for g in failed),
+                    requested_changes=[f"{g.name}: {g.detail}" for g in failed],
+                )
+            else:
+                reviewed = await self._call(
+                    names.REVIEW_CHANGE,
+                    ReviewChangeInput(issue=issue, plan=plan, diff=diff, test_run=test_run),
+                    ReviewChangeOutput,
+                    options.MODEL,
+                )
+                self._add_usage(reviewed.usage)
+                verdict = reviewed.verdict
+            self._status.review = verdict
+            self._end_stage()
+            if verdict.verdict == "approve":
+                return verdict, gates, test_run
+            if rounds_since_human >= self._input.settings.max_review_rounds:
+                await self._escalate(
+                    f"Review still requests changes after {rounds_since_human} rounds.",
+                    "\n".join(verdict.requested_changes) or verdict.summary,
+                )
+                rounds_since_human = 0
+                continue
+            await self._enter("implement")
+            feedback = "Review requested changes:\n" + "\n".join(
+                f"- {c}" for c in verdict.requested_changes or [verdict.summary]
+            )
+            last_task = plan.in_dependency_order()[-1]
+            await self._change(issue, plan, last_task, workspace, "review", feedback, "review")
+            self._end_stage()
+            test_run = await self._verify(issue, plan, workspace)
+
+    # ----- building blocks -------------------------------------------------------------------
+
+    async def _change(
+        self,
+        issue: IssueInfo,
+        plan: Plan,
+        task: PlanTask,
+        workspace: WorkspaceRef,
+        purpose: str,
+        feedback: str,
+        kind: str,
+    ) -> CommitInfo:
+        """Ask the model for edits, apply them untrusted, commit and push."""
+        self._bump("implement" if purpose == "task" else purpose)
+        scope = list(dict.fromkeys([*task.files, *self._touched]))
+        contents = await self._call(
+            names.READ_FILES,
+            ReadFilesInput(workspace=workspace, paths=scope),
+            FileContents,
+            options.GIT,
+        )
+        drafted = await self._call(
+            names.DRAFT_EDITS,
+            DraftEditsInput(
+                purpose=purpose,  # type: ignore[arg-type]
+                issue=issue,
+                plan=plan,
+                task=task,
+                files=contents.files,
+                feedback=feedback,
+            ),
+            DraftEditsOutput,
+            options.MODEL,
+        )
+        self._add_usage(drafted.usage)
+        self._changes += 1
+        # Unique per run and per change, stable across retries of the same call.
+        change_id = f"{workflow.info().run_id[:8]}:{self._changes}:{kind}"
+        commit = await self._call(
+            names.APPLY_EDITS,
+            ApplyEditsInput(workspace=workspace, edits=drafted.edits, change_id=change_id),
+            CommitInfo,
+            options.GIT,
+        )
+        for path in commit.files:
+            if path not in self._touched:
+                self._touched.append(path)
+        return commit
+
+    async def _run_tests(self, workspace: WorkspaceRef) -> TestRun:
+        self._bump("verify")
+        repo_settings = self._input.repo_settings
+        return await workflow.execute_activity(
+            names.RUN_TESTS,
+            RunTestsInput(
+                workspace=workspace,
+                command=repo_settings.test_command,
+                timeout_seconds=repo_settings.test_timeout_seconds,
+            ),
+            result_type=TestRun,
+            start_to_close_timeout=timedelta(seconds=repo_settings.test_timeout_seconds)
+            + options.TEST_RUN_SLACK,
+            heartbeat_timeout=options.TEST_RUN_HEARTBEAT,
+            retry_policy=options.TEST_RUN_RETRY,
+            summary="run the repository's tests",
+        )
+
+    async def _escalate(self, reason: str, details: str) -> ResumeRequest:
+        """Label needs-human, say what failed, and wait for a person to resume."""
+        self._escalations += 1
+        self._status.waiting_for = "resume"
+        await self._labels(add=[names.LABEL_NEEDS_HUMAN])
+        await self._comment(
+            f"needs-human:{self._escalations}",
+            render.escalation_comment(reason, details, self._input.issue),
+        )
+        await self._report()
+        await workflow.wait_condition(lambda: self._resume is not None)
+        resumed, self._resume = self._resume, None
+        assert resumed is not None
+        self._status.waiting_for = None
+        await self._labels(remove=[names.LABEL_NEEDS_HUMAN])
+        await self._report()
+        return resumed
+
+    async def _call(
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type[T] | None,
+        opts: options.CallOptions,
+        stage: str | None = None,
+    ) -> T:
+        try:
+            return await workflow.execute_activity(
+                activity,
+                arg,
+                result_type=result_type,
+                start_to_close_timeout=opts.start_to_close,
+                schedule_to_close_timeout=opts.schedule_to_close,
+                heartbeat_timeout=opts.heartbeat,
+                retry_policy=opts.retry,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type in options.PERMANENT_ERRORS:
+                raise StageFailed(stage or self._status.stage, cause.message) from err
+            raise
+
+    async def _labels(self, add: list[str] | None = None, remove: list[str] | None = None) -> None:
+        await self._call(
+            names.SET_ISSUE_LABELS,
+            SetIssueLabelsInput(issue=self._input.issue, add=add or [], remove=remove or []),
+            list,
+            options.FORGE,
+        )
+
+    async def _comment(self, marker: str, body: str) -> CommentRef:
+        return await self._call(
+            names.UPSERT_COMMENT,
+            UpsertCommentInput(issue=self._input.issue, marker=marker, body=body),
+            CommentRef,
+            options.FORGE,
+        )
+
+    async def _report(self) -> None:
+        """Edit the one progress comment in place."""
+        await self._comment(
+            "progress", render.progress_comment(self._status, self._input.issue.workflow_id)
+        )
+
+    async def _enter(self, stage: Stage, report: bool = True) -> None:
+        self._status.stage = stage
+        self._status.timings.append(StageTiming(stage=stage, started_at=workflow.now()))
+        workflow.upsert_search_attributes([names.SA_STAGE.value_set(stage)])
+        workflow.set_current_details(f"Stage: {stage}")
+        if report:
+            await self._report()
+
+    def _end_stage(self) -> None:
+        if self._status.timings and self._status.timings[-1].finished_at is None:
+            self._status.timings[-1].finished_at = workflow.now()
+
+    def _bump(self, counter: str) -> None:
+        self._status.attempts[counter] = self._status.attempts.get(counter, 0) + 1
+
+    def _add_usage(self, usage: TokenUsage) -> None:
+        stage = self._status.stage
+        self._status.usage[stage] = self._status.usage.get(stage, TokenUsage()) + usage
+
+    async def _conclude(self, outcome: Outcome, remove: list[str] | None = None) -> IssueResult:
+        self._end_stage()
+        self._status.outcome = outcome
+        self._status.stage = "done"
+        workflow.upsert_search_attributes(
+            [names.SA_STAGE.value_set("done"), names.SA_OUTCOME.value_set(outcome)]
+        )
+        if remove:
+            await self._labels(remove=remove)
+        if outcome == "expired":
+            await self._comment(
+                "expired", "⌛ No decision on the plan in time; this run has ended as *expired*."
+            )
+        await self._report()
+        return IssueResult(outcome=outcome, pr_url=self._status.pr_url, status=self._status)
+
+    async def _finish_failed(self, stage: str, message: str) -> None:
+        self._end_stage()
+        self._status.error = f"{stage}: {message}"
+        self._status.outcome = "failed"
+        self._status.waiting_for = None
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("failed")])
+        await self._comment(f"failed:{stage}", render.failure_comment(stage, message))
+        await self._labels(add=[names.LABEL_FAILED], remove=[names.LABEL_IN_PROGRESS])
+        await self._report()
+
+    # ----- handlers --------------------------------------------------------------------------
+
+    @workflow.query(name="status")
+    def status(self) -> IssueStatus:
+        return self._status
+
+    @workflow.update(name="approve")
+    async def approve(self, decision: ApprovalDecision) -> str:
+        self._decision = decision
+        return "approved" if decision.approved else "rejected; re-planning with the feedback"
+
+    @approve.validator
+    def _check_decision(self, decision: ApprovalDecision) -> None:
+        if self._status.waiting_for != "approval" or self._decision is not None:
+            raise ValueError("no plan is waiting for approval")
+        approvers = self._input.settings.approvers
+        if approvers and decision.approver not in approvers:
+            raise ValueError(f"{decision.approver!r} is not an approver for this repository")
+        if not decision.approved and not decision.feedback.strip():
+            raise ValueError("a rejection needs feedback saying what to change")
+
+    @workflow.signal(name="decide")
+    def decide(self, decision: ApprovalDecision) -> None:
+        """The signal twin of ``approve`` for clients without Updates; invalid ones are dropped."""
+        try:
+            self._check_decision(decision)
+        except ValueError as invalid:
+            workflow.logger.warning("ignored decision: %s", invalid)
+            return
+        self._decision = decision
+
+    @workflow.signal(name="resume")
+    def resume(self, request: ResumeRequest) -> None:
+        if self._status.waiting_for == "resume":
+            self._resume = request

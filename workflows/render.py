@@ -1,0 +1,163 @@
+"""Markdown that Autopilot writes on issues and pull requests (pure functions of state)."""
+
+from __future__ import annotations
+
+from domain.change import TestRun
+from domain.issue import IssueRef
+from domain.plan import Plan
+from domain.review import GateResult, ReviewVerdict
+from domain.run import IssueStatus
+from domain.usage import TokenUsage
+
+STAGE_TITLES = {
+    "intake": "Intake",
+    "plan": "Plan",
+    "approval": "Approval",
+    "implement": "Implement",
+    "verify": "Verify",
+    "review": "Review",
+    "pull_request": "Pull request",
+    "done": "Done",
+}
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "running"
+    return f"{value:.1f}s" if value < 120 else f"{value / 60:.1f}min"
+
+
+def usage_table(usage: dict[str, TokenUsage]) -> str:
+    rows = ["| stage | calls | input tokens | output tokens |", "|---|---:|---:|---:|"]
+    total = TokenUsage()
+    for stage, used in usage.items():
+        rows.append(f"| {stage} | {used.calls} | {used.input_tokens} | {used.output_tokens} |")
+        total = total + used
+    rows.append(f"| **total** | {total.calls} | {total.input_tokens} | {total.output_tokens} |")
+    return "\n".join(rows)
+
+
+def progress_comment(status: IssueStatus, workflow_id: str) -> str:
+    lines = ["### Autopilot progress", ""]
+    seen = {t.stage: t for t in status.timings}
+    for stage, title in STAGE_TITLES.items():
+        if stage == "done":
+            continue
+        timing = seen.get(stage)
+        if timing is None:
+            mark, note = "⬜", ""
+        elif timing.finished_at is None:
+            mark, note = "⏳", "in progress"
+        else:
+            mark, note = "✅", _seconds(timing.seconds)
+        lines.append(f"- {mark} **{title}** {note}".rstrip())
+    lines.append("")
+    if status.waiting_for:
+        lines.append(f"Waiting for: **{status.waiting_for}**")
+    if status.pr_url:
+        lines.append(f"Pull request: {status.pr_url}")
+    if status.outcome != "running":
+        lines.append(f"Outcome: **{status.outcome}**")
+    if status.error:
+        lines.append(f"Error: {status.error}")
+    attempts = ", ".join(f"{k}: {v}" for k, v in sorted(status.attempts.items()))
+    if attempts:
+        lines.append(f"Attempts: {attempts}")
+    lines += ["", f"Run: `{workflow_id}`"]
+    if status.usage:
+        lines += ["", usage_table(status.usage)]
+    return "\n".join(lines)
+
+
+def plan_markdown(plan: Plan) -> str:
+    lines = [plan.summary, ""]
+    for task in plan.in_dependency_order():
+        deps = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
+        lines.append(f"- [ ] **{task.id}** — {task.title}{deps}")
+        lines.append(f"  {task.description}")
+        if task.files:
+            lines.append(f"  Files: {', '.join(f'`{f}`' for f in task.files)}")
+        for criterion in task.acceptance_criteria:
+            lines.append(f"  - accept: {criterion}")
+    return "\n".join(lines)
+
+
+def plan_comment(plan: Plan, version: int, issue: IssueRef, auto_approved: bool) -> str:
+    head = f"### Autopilot plan (version {version})"
+    if auto_approved:
+        gate = "This plan was approved automatically (auto-approve is on for this installation)."
+    else:
+        repo = issue.repo.full_name
+        gate = (
+            "Approve or reject this plan:\n\n"
+            f"```\npython -m starters.approve --repo {repo} --issue {issue.number} "
+            "--approve --as <you>\n"
+            f"python -m starters.approve --repo {repo} --issue {issue.number} "
+            '--reject "what to change" --as <you>\n```\n\n'
+            "or with the Temporal CLI:\n\n"
+            f"```\ntemporal workflow update execute --workflow-id '{issue.workflow_id}' "
+            '--name approve --input \'{"approver": "<you>", "approved": true}\'\n```'
+        )
+    return f"{head}\n\n{plan_markdown(plan)}\n\n{gate}"
+
+
+def reminder_comment(version: int, waited_seconds: int, expires_in_seconds: int) -> str:
+    return (
+        f"⏰ Plan version {version} has been waiting for approval for {_seconds(waited_seconds)}. "
+        f"The run ends as *expired* in {_seconds(expires_in_seconds)} without a decision."
+    )
+
+
+def escalation_comment(reason: str, details: str, issue: IssueRef) -> str:
+    tail = details[-4000:]
+    return (
+        f"🙋 **Autopilot needs a human.** {reason}\n\n"
+        f"<details><summary>Details</summary>\n\n```\n{tail}\n```\n</details>\n\n"
+        "Push a fix to the branch or give guidance, then resume:\n\n"
+        f"```\npython -m starters.resume --repo {issue.repo.full_name} --issue {issue.number} "
+        '--guidance "what to try"\n```'
+    )
+
+
+def failure_comment(stage: str, message: str) -> str:
+    return f"❌ **Autopilot stopped in stage {stage}.** {message}\n\nThe work so far is kept."
+
+
+def gates_markdown(gates: list[GateResult]) -> str:
+    return "\n".join(f"- {'✅' if g.passed else '❌'} {g.name}: {g.detail}" for g in gates)
+
+
+def pull_request_body(
+    issue: IssueRef,
+    plan: Plan,
+    test_run: TestRun,
+    verdict: ReviewVerdict,
+    gates: list[GateResult],
+    status: IssueStatus,
+) -> str:
+    tests = "passed" if test_run.passed else "FAILED"
+    rubric = "\n".join(f"| {r.criterion} | {r.score}/5 | {r.note} |" for r in verdict.rubric)
+    rubric_table = f"| criterion | score | note |\n|---|---|---|\n{rubric}\n" if rubric else ""
+    return "\n".join(
+        [
+            f"Fixes #{issue.number}",
+            "",
+            "## Plan",
+            plan_markdown(plan).replace("- [ ]", "- [x]"),
+            "",
+            "## Tests",
+            f"`{tests}` in {test_run.duration_seconds:.1f}s "
+            f"after {status.attempts.get('verify', 0)} run(s).",
+            "",
+            "## Review",
+            f"Verdict: **{verdict.verdict}** — {verdict.summary}",
+            "",
+            gates_markdown(gates),
+            "",
+            rubric_table,
+            "## Token usage",
+            usage_table(status.usage),
+            "",
+            f"_Opened by Autopilot, run `{issue.workflow_id}`._",
+        ]
+    )
