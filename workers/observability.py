@@ -16,7 +16,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any, TextIO
+from typing import Any, TextIO, get_args
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -24,6 +24,8 @@ from temporalio import activity, workflow
 
 from domain import names
 from domain.run import Stage
+
+STAGES = frozenset(get_args(Stage))
 
 # Set by activity or worker code that knows its stage better than the activity-type table.
 current_stage: ContextVar[str | None] = ContextVar("autopilot_current_stage", default=None)
@@ -127,7 +129,9 @@ def add_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> Ev
         event_dict.setdefault("workflow_id", info.workflow_id or NO_STAGE)
         event_dict.setdefault("run_id", info.workflow_run_id or NO_STAGE)
         event_dict.setdefault("activity_type", info.activity_type)
-        table_stage = ACTIVITY_STAGES.get(info.activity_type)
+        # Workflows name activity ids "<stage>-<n>", so shared activities log their real stage.
+        id_stage = info.activity_id.rsplit("-", 1)[0]
+        table_stage = id_stage if id_stage in STAGES else ACTIVITY_STAGES.get(info.activity_type)
     else:
         details = getattr(record, "temporal_workflow", None)
         if not isinstance(details, Mapping):

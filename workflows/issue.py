@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import names
-    from domain.change import CommitInfo, DiffSummary, EditSet, TestRun
+    from domain.change import CommitInfo, DiffSummary, TestRun
     from domain.forge import (
         CommentRef,
         EnsureLabelsInput,
@@ -95,6 +95,7 @@ class IssueWorkflow:
         self._escalations = 0
         self._touched: list[str] = []
         self._changes = 0
+        self._calls = 0
 
     # ----- run -------------------------------------------------------------------------------
 
@@ -175,12 +176,19 @@ class IssueWorkflow:
     async def _intake(self) -> tuple[IssueInfo, RepoInfo]:
         await self._enter("intake", report=False)
         ref = self._input.issue
-        issue = await self._call(names.GET_ISSUE, GetIssueInput(issue=ref), IssueInfo, options.FORGE)
-        repo = await self._call(names.GET_REPO, GetRepoInput(repo=ref.repo), RepoInfo, options.FORGE)
+        issue = await self._call(
+            names.GET_ISSUE, GetIssueInput(issue=ref), IssueInfo, options.FORGE
+        )
+        repo = await self._call(
+            names.GET_REPO, GetRepoInput(repo=ref.repo), RepoInfo, options.FORGE
+        )
         if repo.archived:
             raise StageFailed("intake", f"{repo.full_name} is archived; nothing can be pushed")
         await self._call(
-            names.ENSURE_LABELS, EnsureLabelsInput(repo=ref.repo, labels=LABELS), None, options.FORGE
+            names.ENSURE_LABELS,
+            EnsureLabelsInput(repo=ref.repo, labels=LABELS),
+            None,
+            options.FORGE,
         )
         await self._labels(
             add=[names.LABEL_IN_PROGRESS],
@@ -212,7 +220,9 @@ class IssueWorkflow:
             version = self._status.plan_version
             await self._comment(
                 f"plan:{version}",
-                render.plan_comment(drafted.plan, version, self._input.issue, settings.auto_approve),
+                render.plan_comment(
+                    drafted.plan, version, self._input.issue, settings.auto_approve
+                ),
             )
             self._end_stage()
 
@@ -240,12 +250,14 @@ class IssueWorkflow:
         waited = 0
         reminders = 0
         while waited < settings.approval_expiry_seconds:
-            step = min(settings.approval_reminder_seconds, settings.approval_expiry_seconds - waited)
+            step = min(
+                settings.approval_reminder_seconds, settings.approval_expiry_seconds - waited
+            )
             try:
                 await workflow.wait_condition(
                     lambda: self._decision is not None, timeout=timedelta(seconds=step)
                 )
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 waited += step
                 if waited < settings.approval_expiry_seconds:
                     reminders += 1
@@ -384,6 +396,7 @@ class IssueWorkflow:
 
     async def _run_tests(self, workspace: WorkspaceRef) -> TestRun:
         self._bump("verify")
+        self._calls += 1
         repo_settings = self._input.repo_settings
         return await workflow.execute_activity(
             names.RUN_TESTS,
@@ -397,6 +410,7 @@ class IssueWorkflow:
             + options.TEST_RUN_SLACK,
             heartbeat_timeout=options.TEST_RUN_HEARTBEAT,
             retry_policy=options.TEST_RUN_RETRY,
+            activity_id=f"verify-{self._calls}",
             summary="run the repository's tests",
         )
 
@@ -426,11 +440,14 @@ class IssueWorkflow:
         opts: options.CallOptions,
         stage: str | None = None,
     ) -> T:
+        self._calls += 1
         try:
             return await workflow.execute_activity(
                 activity,
                 arg,
                 result_type=result_type,
+                # "<stage>-<n>": the stage shows in the Web UI and in every activity log line.
+                activity_id=f"{stage or self._status.stage}-{self._calls}",
                 start_to_close_timeout=opts.start_to_close,
                 schedule_to_close_timeout=opts.schedule_to_close,
                 heartbeat_timeout=opts.heartbeat,

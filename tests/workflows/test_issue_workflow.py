@@ -94,12 +94,12 @@ async def test_approval_update_rejects_strangers_then_accepts_an_approver(
         assert status.stage == "approval"
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(
-                IssueWorkflow.approve, ApprovalDecision(approver="mallory", approved=True)
+                "approve", ApprovalDecision(approver="mallory", approved=True)
             )
         with pytest.raises(WorkflowUpdateFailedError):
             # A rejection without feedback is malformed.
             await handle.execute_update(
-                IssueWorkflow.approve, ApprovalDecision(approver="alice", approved=False)
+                "approve", ApprovalDecision(approver="alice", approved=False)
             )
         answer = await handle.execute_update(
             IssueWorkflow.approve, ApprovalDecision(approver="alice", approved=True)
@@ -115,7 +115,7 @@ async def test_rejection_with_feedback_replans(time_skipping_env: WorkflowEnviro
     async with running(time_skipping_env, world, issue_input()) as handle:
         await wait_for(handle, lambda s: s.waiting_for == "approval")
         await handle.execute_update(
-            IssueWorkflow.approve,
+            "approve",
             ApprovalDecision(approver="bob", approved=False, feedback="also update the docs"),
         )
         await wait_for(handle, lambda s: s.waiting_for == "approval" and s.plan_version == 2)

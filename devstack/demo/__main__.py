@@ -1,0 +1,204 @@
+"""The demo: carry a real issue to a real pull request on the embedded stack.
+
+    python -m devstack.demo [--interactive]
+
+Starts (or reuses) Temporal, starts the local forge, the offline model and a worker, seeds a
+repository with a real bug and a failing test plus an issue describing it, fires the starter
+exactly as Gitea Actions would, approves the plan (or waits for you with --interactive), and
+prints the pull request, the Web UI link and a summary. Running it again resets the forge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+
+from config.settings import ConfigError, load_config
+from devstack.processes import ProcessError
+from devstack.seed import Seeder, SeedError
+from devstack.stack import FORGE_ADMIN, EmbeddedStack
+from domain.issue import IssueRef, RepoRef
+from domain.run import IssueStatus
+from starters.common import ui_link
+
+DEMO = Path(__file__).parent
+REPO_NAME = "demo"
+DEMO_TIMEOUT_SECONDS = 600
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+async def _status(client: Client, workflow_id: str) -> IssueStatus | None:
+    try:
+        return await client.get_workflow_handle(workflow_id).query(
+            "status", result_type=IssueStatus
+        )
+    except RPCError:
+        return None
+
+
+async def _terminate_leftover(client: Client, workflow_id: str) -> None:
+    """A run left waiting by an interrupted demo would outlive the forge it worked on."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate("demo reset")
+            print(f"terminated the previous demo run {workflow_id}")
+    except RPCError:
+        pass
+
+
+def _run_starter(module: str, args: list[str], env: dict[str, str]) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    if proc.returncode != 0:
+        raise DemoError(f"{module} failed: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout.strip()
+
+
+async def run_demo(interactive: bool) -> int:
+    config = load_config()
+    stack = EmbeddedStack(config)
+    print("starting the embedded stack (Temporal, forge, offline model, worker)...")
+    await stack.temporal.ensure_running()
+    client = await Client.connect(
+        config.temporal.address,
+        namespace=config.temporal.namespace,
+        data_converter=pydantic_data_converter,
+    )
+    repo = RepoRef(forge_url=config.forge.url, owner=FORGE_ADMIN, name=REPO_NAME)
+    issue = IssueRef(repo=repo, number=1)
+    await _terminate_leftover(client, issue.workflow_id)
+    await stack.start(fresh_forge=True)
+    env = stack.env()
+
+    seeder = Seeder(config.forge.url, stack.forge_token())
+    try:
+        await seeder.create_repo(REPO_NAME, DEMO / "repo")
+        created = await seeder.open_issue(repo.owner, repo.name, DEMO / "issue.md")
+        number = created["number"]
+        issue = IssueRef(repo=repo, number=number)
+        label = await seeder.add_label(repo.owner, repo.name, number, config.trigger.label)
+        event = await seeder.label_event(repo.owner, repo.name, number, label)
+    finally:
+        await seeder.aclose()
+    print(f"seeded {config.forge.url}/{repo.full_name} with issue #{number}: {created['title']}")
+
+    # Fire the starter exactly as a Gitea Actions job would.
+    event_path = stack.state_dir / "event.json"
+    event_path.write_text(json.dumps(event))
+    actions_env = {
+        **env,
+        "GITEA_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "issues",
+        "GITHUB_EVENT_PATH": str(event_path),
+        "GITHUB_REPOSITORY": repo.full_name,
+        "GITHUB_SERVER_URL": config.forge.url,
+    }
+    print(_run_starter("starters.gitea_actions", [], actions_env))
+
+    started = time.monotonic()
+    approved = False
+    last_line = ""
+    while True:
+        if time.monotonic() - started > DEMO_TIMEOUT_SECONDS:
+            raise DemoError(f"no pull request after {DEMO_TIMEOUT_SECONDS}s; see the Web UI")
+        status = await _status(client, issue.workflow_id)
+        if status is not None:
+            line = f"  stage: {status.stage}" + (
+                f" (waiting for {status.waiting_for})" if status.waiting_for else ""
+            )
+            if line != last_line:
+                print(line, flush=True)
+                last_line = line
+            if status.waiting_for == "approval" and not approved:
+                if interactive:
+                    print(
+                        "  approve the plan (see the plan comment on the issue):\n"
+                        f"    python -m starters.approve --repo {repo.full_name} "
+                        f"--issue {number} --approve --as you"
+                    )
+                else:
+                    print(
+                        "  "
+                        + _run_starter(
+                            "starters.approve",
+                            [
+                                "--repo",
+                                repo.full_name,
+                                "--issue",
+                                str(number),
+                                "--approve",
+                                "--as",
+                                "demo-maintainer",
+                            ],
+                            env,
+                        )
+                    )
+                approved = True
+            if status.outcome != "running":
+                break
+        await asyncio.sleep(0.5)
+
+    described = await client.get_workflow_handle(issue.workflow_id).describe()
+    print_summary(status, issue, ui_link(config, issue.workflow_id, described.run_id))
+    return 0 if status.outcome == "pr_opened" else 1
+
+
+def print_summary(status: IssueStatus, issue: IssueRef, link: str) -> None:
+    print()
+    print(f"outcome:       {status.outcome}")
+    print(f"pull request:  {status.pr_url or '-'}")
+    print(f"temporal ui:   {link}")
+    print()
+    print(f"{'stage':14}{'duration':>10}")
+    for timing in status.timings:
+        seconds = timing.seconds
+        print(f"{timing.stage:14}{'' if seconds is None else f'{seconds:9.1f}s':>10}")
+    print()
+    print(f"{'tokens':14}{'calls':>6}{'input':>9}{'output':>9}")
+    for stage, used in status.usage.items():
+        print(f"{stage:14}{used.calls:>6}{used.input_tokens:>9}{used.output_tokens:>9}")
+    total = status.total_usage
+    print(f"{'total':14}{total.calls:>6}{total.input_tokens:>9}{total.output_tokens:>9}")
+    attempts = ", ".join(f"{k} {v}" for k, v in sorted(status.attempts.items()))
+    print(f"\nattempts: {attempts}")
+    if status.error:
+        print(f"error: {status.error}")
+    print("\nThe stack keeps running so you can look around; stop it with: make stop")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m devstack.demo", description=__doc__)
+    parser.add_argument(
+        "--interactive", action="store_true", help="wait for you to approve the plan"
+    )
+    args = parser.parse_args()
+    try:
+        code = asyncio.run(run_demo(args.interactive))
+    except (ConfigError, DemoError, ProcessError, SeedError) as problem:
+        print(f"demo: {problem}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's Rust bridge can abort at interpreter exit; exit with our own status instead.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

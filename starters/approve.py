@@ -1,0 +1,56 @@
+"""Approve or reject the plan an issue's run is waiting on (the ``approve`` Update).
+
+python -m starters.approve --repo owner/name --issue 42 --approve --as alice
+python -m starters.approve --repo owner/name --issue 42 --reject "split task 2" --as alice
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from pathlib import Path
+
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from config.settings import load_config
+from domain.run import ApprovalDecision
+from starters.common import StarterError, connect, issue_ref, run_main
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m starters.approve", description=__doc__)
+    p.add_argument("--repo", required=True)
+    p.add_argument("--issue", required=True, type=int)
+    decision = p.add_mutually_exclusive_group(required=True)
+    decision.add_argument("--approve", action="store_true")
+    decision.add_argument("--reject", metavar="FEEDBACK", help="what the next plan must change")
+    p.add_argument("--as", dest="approver", default=getpass.getuser(), help="who decides")
+    p.add_argument("--config", type=Path)
+    return p
+
+
+async def decide(args: argparse.Namespace) -> int:
+    config = load_config(path=args.config)
+    issue = issue_ref(config, args.repo, args.issue)
+    client = await connect(config)
+    decision = ApprovalDecision(
+        approver=args.approver, approved=bool(args.approve), feedback=args.reject or ""
+    )
+    handle = client.get_workflow_handle(issue.workflow_id)
+    try:
+        answer = await handle.execute_update("approve", decision, result_type=str)
+    except WorkflowUpdateFailedError as err:
+        reason = err.cause.message if hasattr(err.cause, "message") else str(err.cause)
+        raise StarterError(f"decision refused: {reason}") from None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise StarterError(f"no run for issue #{issue.number} in {args.repo}") from None
+        raise StarterError(f"decision not delivered: {err.message}") from None
+    print(answer)
+    return 0
+
+
+if __name__ == "__main__":
+    arguments = parser().parse_args()
+    run_main(lambda: decide(arguments), "approve")

@@ -1,0 +1,155 @@
+"""The Autopilot worker: every workflow and activity on one task queue, configured from config/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.forge.activities import ForgeActivities
+from activities.model.activities import ModelActivities
+from activities.model.openai_compat import OpenAICompatibleProvider
+from activities.workspace.activities import WorkspaceActivities
+from config.settings import AutopilotConfig, ConfigError, load_config
+from workers.observability import configure_logging
+from workflows.issue import IssueWorkflow
+
+WORKFLOWS = [IssueWorkflow]
+log = structlog.get_logger("autopilot.worker")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url.strip())
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def forge_token_lookup(config: AutopilotConfig) -> Callable[[str], str | None]:
+    """The forge token goes only to the configured forge, never to another host."""
+    token = config.forge_token()
+    forge = _origin(config.forge.url)
+    return lambda url: token if _origin(url) == forge else None
+
+
+@asynccontextmanager
+async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Callable[..., Any]]]:
+    """All activity callables, with their pooled clients closed afterwards."""
+    token_for = forge_token_lookup(config)
+    forge = ForgeActivities(lambda url: token_for(url) or "")
+    provider = OpenAICompatibleProvider(
+        base_url=config.model.base_url,
+        model=config.model.model,
+        api_key=config.model_api_key(),
+        timeout_seconds=config.model.timeout_seconds,
+    )
+    model = ModelActivities(provider, max_reasks=config.model.max_reasks)
+    workspace = WorkspaceActivities(
+        root=config.workspace.root,
+        token_for=token_for,
+        max_edit_bytes=config.workspace.max_edit_bytes,
+    )
+    try:
+        yield [
+            forge.get_issue,
+            forge.get_repo,
+            forge.ensure_labels,
+            forge.set_issue_labels,
+            forge.upsert_comment,
+            forge.open_pull_request,
+            model.draft_plan,
+            model.draft_edits,
+            model.review_change,
+            workspace.prepare,
+            workspace.read_files,
+            workspace.apply_edits,
+            workspace.run_tests,
+            workspace.diff_summary,
+        ]
+    finally:
+        await forge.aclose()
+        await provider.aclose()
+
+
+async def connect(config: AutopilotConfig) -> Client:
+    return await Client.connect(
+        config.temporal.address,
+        namespace=config.temporal.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
+    client = await connect(config)
+    async with autopilot_activities(config) as activities:
+        worker = Worker(
+            client,
+            task_queue=config.temporal.task_queue,
+            workflows=WORKFLOWS,
+            activities=activities,
+        )
+        log.info(
+            "worker started",
+            task_queue=config.temporal.task_queue,
+            temporal=config.temporal.address,
+            forge=config.forge.url,
+            model=config.model.base_url,
+        )
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+
+
+async def _main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
+    parser.add_argument("--config", help="config file (default: config/autopilot.yaml)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(path=Path(args.config) if args.config else None)
+        token = config.forge_token()
+    except ConfigError as problem:
+        print(f"autopilot worker: {problem}", file=sys.stderr)
+        return 2
+    configure_logging(
+        config.logging.level,
+        config.logging.json_format,
+        secrets=[token, config.model_api_key() or ""],
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_worker(config, stop)
+    except RuntimeError as failure:
+        # Client.connect raises RuntimeError when the server cannot be reached.
+        print(
+            f"autopilot worker: cannot reach Temporal at {config.temporal.address}: {failure}",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+def main() -> None:
+    code = asyncio.run(_main(sys.argv[1:]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # temporalio's Rust bridge can abort at interpreter exit; report our own status instead.
+    with contextlib.suppress(Exception):
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
