@@ -1,0 +1,133 @@
+"""An issue carried to a pull request on the real stack, triggered as Gitea Actions would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus
+
+from domain.run import ApprovalDecision, IssueResult, IssueStatus
+from starters.gitea_actions import handle_event
+from tests.e2e.conftest import DEMO, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
+
+
+async def seed_issue(stack: Stack, tmp_path: Path) -> tuple[int, Path]:
+    owner, name = stack.repo.split("/")
+    await stack.seeder.create_repo(name, DEMO / "repo")
+    issue = await stack.seeder.open_issue(owner, name, DEMO / "issue.md")
+    label = await stack.seeder.add_label(owner, name, issue["number"], stack.config.trigger.label)
+    event = await stack.seeder.label_event(owner, name, issue["number"], label)
+    event_path = tmp_path / "event.json"
+    event_path.write_text(json.dumps(event))
+    return issue["number"], event_path
+
+
+def actions_env(stack: Stack, event_path: Path) -> dict[str, str]:
+    return {**stack.env, "GITHUB_EVENT_NAME": "issues", "GITHUB_EVENT_PATH": str(event_path)}
+
+
+async def wait_for_status(stack: Stack, workflow_id: str, waiting_for: str) -> IssueStatus:
+    handle = stack.client.get_workflow_handle(workflow_id)
+    for _ in range(600):
+        status = await handle.query("status", result_type=IssueStatus)
+        if status.waiting_for == waiting_for:
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never waited for {waiting_for}: {status}")
+
+
+def git(*args: str, cwd: Path) -> str:
+    env = {"PATH": os.environ["PATH"], "GIT_TERMINAL_PROMPT": "0", "HOME": str(cwd)}
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def pytest_passes(checkout: Path) -> bool:
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": str(checkout)},
+    )
+    return run.returncode == 0
+
+
+async def test_labelled_issue_becomes_a_pull_request_with_passing_tests(
+    stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    number, event_path = await seed_issue(stack, tmp_path)
+    env = actions_env(stack, event_path)
+
+    assert await handle_event(stack.config, env) == 0
+    assert "started: " in capsys.readouterr().out
+    workflow_id = (
+        f"autopilot:{stack.forge.base_url.split('//')[1]}:{stack.repo.replace('/', ':')}:{number}"
+    )
+    await wait_for_status(stack, workflow_id, "approval")
+
+    # The same label event delivered again attaches to the running run.
+    assert await handle_event(stack.config, env) == 0
+    assert "already running: " in capsys.readouterr().out
+
+    handle = stack.client.get_workflow_handle(workflow_id, result_type=IssueResult)
+    await handle.execute_update("approve", ApprovalDecision(approver="maintainer", approved=True))
+    result = await handle.result()
+    assert result.outcome == "pr_opened", result.status.error
+
+    owner, name = stack.repo.split("/")
+    pulls = stack.forge.api("GET", f"/repos/{owner}/{name}/pulls?state=all")
+    assert len(pulls) == 1
+    (pull,) = pulls
+    assert pull["html_url"] == result.pr_url
+    assert pull["head"]["ref"] == f"autopilot/issue-{number}" and pull["base"]["ref"] == "main"
+    assert pull["body"].startswith(f"Fixes #{number}")
+
+    # The branch really fixes the bug: its tests pass where main's fail.
+    checkout = tmp_path / "checkout"
+    git("clone", "-q", stack.forge.clone_url(owner, name), str(checkout), cwd=tmp_path)
+    assert not pytest_passes(checkout)
+    git("checkout", "-q", f"autopilot/issue-{number}", cwd=checkout)
+    assert pytest_passes(checkout)
+    log = git("log", "--format=%B", "main..HEAD", cwd=checkout)
+    assert log.count("Autopilot-Change:") == 3  # two tasks and one fix
+
+    comments = stack.forge.api("GET", f"/repos/{owner}/{name}/issues/{number}/comments")
+    markers = [
+        line
+        for c in comments
+        for line in c["body"].splitlines()
+        if line.startswith("<!-- autopilot:")
+    ]
+    assert sorted(markers) == ["<!-- autopilot:plan:1 -->", "<!-- autopilot:progress -->"]
+    issue = stack.forge.api("GET", f"/repos/{owner}/{name}/issues/{number}")
+    assert {label["name"] for label in issue["labels"]} == {"autopilot", "autopilot-pr-open"}
+
+    # One run for this issue, ever; and the Web UI can find it by its search attributes.
+    runs = [
+        run
+        async for run in stack.client.list_workflows(
+            f'WorkflowId = "{workflow_id}" AND Stage = "done" AND Outcome = "pr_opened"'
+        )
+    ]
+    for _ in range(50):  # visibility is eventually consistent
+        if runs:
+            break
+        await asyncio.sleep(0.2)
+        runs = [run async for run in stack.client.list_workflows(f'WorkflowId = "{workflow_id}"')]
+    assert len(runs) == 1 and runs[0].status == WorkflowExecutionStatus.COMPLETED
+
+    if os.environ.get("AUTOPILOT_RECORD_HISTORIES"):
+        history = await handle.fetch_history()
+        (HISTORY_DIR / "issue_to_pull_request.json").write_text(history.to_json())
