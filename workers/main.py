@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import sys
@@ -147,8 +146,7 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     # temporalio's Rust bridge can abort at interpreter exit; report our own status instead.
-    with contextlib.suppress(Exception):
-        os._exit(code)
+    os._exit(code)
 
 
 if __name__ == "__main__":
