@@ -132,11 +132,16 @@ async def start_issue_run(client: Client, config: AutopilotConfig, issue: IssueR
     return StartedRun(workflow_id, run_id, True, ui_link(config, workflow_id, run_id or None))
 
 
-def run_main(main: Callable[[], Coroutine[Any, Any, int]], prog: str) -> NoReturn:
+def run_main(
+    main: Callable[[], Coroutine[Any, Any, int]],
+    prog: str,
+    user_errors: tuple[type[Exception], ...] = (),
+) -> NoReturn:
     """Run a starter; user mistakes become one line on stderr, never a traceback."""
+    expected: tuple[type[Exception], ...] = (StarterError, ConfigError, *user_errors)
     try:
         code: int = asyncio.run(main())
-    except (StarterError, ConfigError) as problem:
+    except expected as problem:
         print(f"{prog}: {problem}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:

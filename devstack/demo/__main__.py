@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -23,13 +22,13 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from config.settings import ConfigError, load_config
+from config.settings import load_config
 from devstack.processes import ProcessError
 from devstack.seed import Seeder, SeedError
 from devstack.stack import FORGE_ADMIN, EmbeddedStack
 from domain.issue import IssueRef, RepoRef
 from domain.run import IssueStatus
-from starters.common import ui_link
+from starters.common import run_main, ui_link
 
 DEMO = Path(__file__).parent
 REPO_NAME = "demo"
@@ -187,17 +186,7 @@ def main() -> None:
         "--interactive", action="store_true", help="wait for you to approve the plan"
     )
     args = parser.parse_args()
-    try:
-        code = asyncio.run(run_demo(args.interactive))
-    except (ConfigError, DemoError, ProcessError, SeedError) as problem:
-        print(f"demo: {problem}", file=sys.stderr)
-        code = 1
-    except KeyboardInterrupt:
-        code = 130
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # temporalio's Rust bridge can abort at interpreter exit; exit with our own status instead.
-    os._exit(code)
+    run_main(lambda: run_demo(args.interactive), "demo", (DemoError, ProcessError, SeedError))
 
 
 if __name__ == "__main__":
