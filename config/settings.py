@@ -23,10 +23,20 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from domain import names
+from domain.budget import BudgetLimits, ModelRunSettings
 from domain.run import RepoSettings, RunSettings
+from domain.tiers import (
+    TIERS,
+    ModelRouting,
+    ModelStage,
+    Tier,
+    TierModel,
+    single_model_routing,
+)
 
 CONFIG_DIR = Path(__file__).parent
 DEFAULT_CONFIG_PATH = CONFIG_DIR / "autopilot.yaml"
@@ -34,6 +44,7 @@ DEFAULT_REPOSITORIES_PATH = CONFIG_DIR / "repositories.yaml"
 CONFIG_PATH_ENV = "AUTOPILOT_CONFIG"
 REPOSITORIES_PATH_ENV = "AUTOPILOT_REPOSITORIES"
 OVERRIDE_PREFIX = "AUTOPILOT__"
+DEFAULT_PROVIDER = "default"  # the provider the flat model.* keys describe
 
 
 def _checked(pattern: str, problem: str) -> AfterValidator:
@@ -100,13 +111,96 @@ class ForgeSettings(_Section):
     timeout_seconds: float = Field(default=30, gt=0)
 
 
+def _default_stage_tiers() -> dict[ModelStage, Tier]:
+    return {"plan": "balanced", "review": "fast"}
+
+
+class ProviderConfig(_Section):
+    """One model API endpoint, named in ``model.providers`` and referred to by the tiers."""
+
+    kind: Literal["openai", "anthropic"] = "openai"
+    base_url: HttpUrlStr
+    api_key_env: EnvName | None = None
+    timeout_seconds: float = Field(default=120, gt=0)
+
+
+class TierConfig(TierModel):
+    """``domain.tiers.TierModel``, but unknown keys in the file are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ModelSettings(_Section):
-    provider: Literal["openai"] = "openai"
+    # The default provider (named "default"): every call when no tiers are configured.
+    provider: Literal["openai", "anthropic"] = "openai"
     base_url: HttpUrlStr = "http://127.0.0.1:8400/v1"
     model: str = Field(default="autopilot-replay", min_length=1)
     api_key_env: EnvName = "AUTOPILOT_MODEL_API_KEY"
     max_reasks: int = Field(default=2, ge=0, le=5)
     timeout_seconds: float = Field(default=120, gt=0)
+    # Tiers, failover and caching (domain.tiers); see config/README.md.
+    providers: dict[RepoKey, ProviderConfig] = Field(default_factory=dict)
+    tiers: dict[Tier, TierConfig] = Field(default_factory=dict)
+    stage_tiers: dict[ModelStage, Tier] = Field(default_factory=_default_stage_tiers)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30, gt=0)
+    cache_enabled: bool = True
+    cache_max_entries: int = Field(default=256, ge=1)
+    cache_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _known_providers(self) -> ModelSettings:
+        known = {DEFAULT_PROVIDER, *self.providers}
+        for tier, spec in self.tiers.items():
+            for key, name in (
+                ("provider", spec.provider),
+                ("backup_provider", spec.backup_provider),
+            ):
+                if name is not None and name not in known:
+                    raise ValueError(
+                        f"tiers.{tier}.{key}: unknown provider {name!r} "
+                        f"(known: {', '.join(sorted(known))})"
+                    )
+        if self.tiers and set(self.tiers) != set(TIERS):
+            missing = ", ".join(t for t in TIERS if t not in self.tiers)
+            raise ValueError(f"tiers: every tier needs an entry; missing {missing}")
+        return self
+
+    def provider_config(self, name: str) -> ProviderConfig:
+        if name == DEFAULT_PROVIDER and name not in self.providers:
+            return ProviderConfig(
+                kind=self.provider,
+                base_url=self.base_url,
+                api_key_env=self.api_key_env,
+                timeout_seconds=self.timeout_seconds,
+            )
+        return self.providers[name]
+
+    def provider_names(self) -> list[str]:
+        return sorted({DEFAULT_PROVIDER, *self.providers})
+
+    def routing(self, overrides: Mapping[str, Tier] | None = None) -> ModelRouting:
+        """The tier table a run uses; without tiers, every tier is the default model, unpriced."""
+        base = (
+            ModelRouting(tiers={t: TierModel(**s.model_dump()) for t, s in self.tiers.items()})
+            if self.tiers
+            else single_model_routing(DEFAULT_PROVIDER, self.model)
+        )
+        return base.model_copy(
+            update={"stage_tiers": dict(self.stage_tiers), "overrides": dict(overrides or {})}
+        )
+
+
+class BudgetSettings(_Section):
+    """Hard model budgets in USD (``domain.budget.BudgetLimits``); empty means unlimited."""
+
+    task_usd: float | None = Field(default=None, gt=0)
+    issue_usd: float | None = Field(default=None, gt=0)
+    global_usd_per_hour: float | None = Field(default=None, gt=0)
+
+    def limits(self) -> BudgetLimits:
+        return BudgetLimits.model_validate(self.model_dump())
 
 
 class WorkspaceSettings(_Section):
@@ -150,6 +244,9 @@ class RepositoryConfig(RepoSettings):
     repo: RepoFullName = Field(description="'owner/name' on the forge")
     default_branch: str = Field(default="main", min_length=1)
     automation: bool = True
+    model_tiers: dict[Literal["plan", "edits", "fix", "review", "task"], Tier] | None = Field(
+        default=None, description="Tier overrides per stage ('task': every task's edits)"
+    )
 
     def repo_settings(self) -> RepoSettings:
         return RepoSettings.model_validate(self.model_dump(include=set(RepoSettings.model_fields)))
@@ -165,6 +262,7 @@ class AutopilotConfig(_Section):
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     forge: ForgeSettings = Field(default_factory=ForgeSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
     run: RunConfig = Field(default_factory=RunConfig)
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
@@ -198,9 +296,15 @@ class AutopilotConfig(_Section):
             )
         return token
 
-    def model_api_key(self) -> str | None:
-        """The model API key, or None when the variable is unset (local models need none)."""
-        return self._env.get(self.model.api_key_env) or None
+    def model_api_key(self, provider: str = DEFAULT_PROVIDER) -> str | None:
+        """A provider's API key, or None when its variable is unset (local models need none)."""
+        env = self.model.provider_config(provider).api_key_env
+        return (self._env.get(env) or None) if env else None
+
+    def model_run_settings(self, repo: RepositoryConfig | None = None) -> ModelRunSettings:
+        """Tiers, stage defaults, the repository's overrides and the budgets, for a run's input."""
+        overrides = {str(k): t for k, t in (repo.model_tiers or {}).items()} if repo else None
+        return ModelRunSettings(routing=self.model.routing(overrides), budget=self.budget.limits())
 
 
 def _duplicate(repositories: Sequence[RepositoryConfig]) -> tuple[str, str] | None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+# Validation context that keeps a plan with a broken task graph, so a workflow can decode it and
+# send the problems back to the planner instead of failing its own task on decoding.
+LENIENT_GRAPH = {"plan_graph": "lenient"}
 
 
 class PlanTask(BaseModel):
@@ -23,7 +26,9 @@ class Plan(BaseModel):
     tasks: list[PlanTask] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
-    def _check_task_graph(self) -> Plan:
+    def _check_task_graph(self, info: ValidationInfo) -> Plan:
+        if isinstance(info.context, dict) and info.context.get("plan_graph") == "lenient":
+            return self
         ids = [t.id for t in self.tasks]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from domain.issue import IssueRef
 from domain.review import ReviewVerdict
+from domain.task import TaskProgress
 from domain.usage import TokenUsage
 
 Stage = Literal[
@@ -41,6 +42,13 @@ class RunSettings(BaseModel):
     max_plan_attempts: int = Field(default=3, ge=1, description="Plans drafted per run, at most")
     max_verify_attempts: int = Field(default=3, ge=1, description="Test runs before escalating")
     max_review_rounds: int = Field(default=2, ge=1)
+    max_parallel_tasks: int = Field(default=3, ge=1, description="Task workflows at once")
+    max_conflict_attempts: int = Field(
+        default=2, ge=1, description="Model resolutions of one merge conflict before failing"
+    )
+    task_test_attempts: int = Field(
+        default=0, ge=0, description="Test runs on each task's branch (0: only the issue's)"
+    )
 
 
 class IssueWorkflowInput(BaseModel):
@@ -87,6 +95,7 @@ class IssueStatus(BaseModel):
     timings: list[StageTiming] = Field(default_factory=list)
     usage: dict[str, TokenUsage] = Field(default_factory=dict, description="Per stage")
     review: ReviewVerdict | None = None
+    tasks: dict[str, TaskProgress] = Field(default_factory=dict, description="Per plan task")
     pr_url: str | None = None
     pr_number: int | None = None
     error: str | None = None

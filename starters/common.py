@@ -150,3 +150,14 @@ def run_main(
     sys.stderr.flush()
     # temporalio's Rust bridge can abort at interpreter exit; exit with our own status instead.
     os._exit(code)
+
+
+async def latest_run_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    """The status of the newest run with this workflow id; None when there never was one."""
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+    try:
+        return (await handle.describe()).status
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            raise
+        return None

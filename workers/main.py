@@ -19,14 +19,18 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.forge.activities import ForgeActivities
-from activities.model.activities import ModelActivities
+from activities.model.conflicts import ConflictActivities
+from activities.model.factory import budget_activities, build_model_activities
+from activities.model.metrics import serve_prometheus
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.workspace.activities import WorkspaceActivities
 from config.settings import AutopilotConfig, ConfigError, load_config
 from workers.observability import configure_logging
 from workflows.issue import IssueWorkflow
+from workflows.ledger import BudgetLedgerWorkflow
+from workflows.task import TaskWorkflow
 
-WORKFLOWS = [IssueWorkflow]
+WORKFLOWS = [IssueWorkflow, TaskWorkflow, BudgetLedgerWorkflow]
 log = structlog.get_logger("autopilot.worker")
 
 
@@ -53,7 +57,8 @@ async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Ca
         api_key=config.model_api_key(),
         timeout_seconds=config.model.timeout_seconds,
     )
-    model = ModelActivities(provider, max_reasks=config.model.max_reasks)
+    model = build_model_activities(config)  # tiers, breakers, cache, metrics
+    conflicts = ConflictActivities(provider, max_reasks=config.model.max_reasks)
     workspace = WorkspaceActivities(
         root=config.workspace.root,
         token_for=token_for,
@@ -75,10 +80,14 @@ async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Ca
             workspace.apply_edits,
             workspace.run_tests,
             workspace.diff_summary,
+            workspace.ensure_branch,
+            workspace.integrate,
+            conflicts.resolve_conflict,
         ]
     finally:
         await forge.aclose()
         await provider.aclose()
+        await model.aclose()
 
 
 async def connect(config: AutopilotConfig) -> Client:
@@ -96,7 +105,7 @@ async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
             client,
             task_queue=config.temporal.task_queue,
             workflows=WORKFLOWS,
-            activities=activities,
+            activities=[*activities, *budget_activities(client, config)],
         )
         log.info(
             "worker started",
@@ -113,6 +122,9 @@ async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
 async def _main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m workers", description=__doc__)
     parser.add_argument("--config", help="config file (default: config/autopilot.yaml)")
+    parser.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus /metrics here (else model.metrics_port)"
+    )
     args = parser.parse_args(argv)
     try:
         config = load_config(path=Path(args.config) if args.config else None)
@@ -123,8 +135,11 @@ async def _main(argv: list[str]) -> int:
     configure_logging(
         config.logging.level,
         config.logging.json_format,
-        secrets=[token, config.model_api_key() or ""],
+        secrets=[token, *(config.model_api_key(p) or "" for p in config.model.provider_names())],
     )
+    metrics_port = args.metrics_port or config.model.metrics_port
+    if metrics_port:
+        serve_prometheus(metrics_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -2,6 +2,9 @@
 
 intake -> plan -> approval gate -> implement -> verify -> review -> pull request
 
+implement runs every plan task as a child ``TaskWorkflow`` on its own branch, as soon as its
+dependencies are integrated (``workflows.dag``), and merges finished tasks into the issue branch.
+
 Every side effect is an activity called by name (see ``domain.names``), so this module imports
 no I/O code. The event history is the only checkpoint: a crashed worker resumes exactly here.
 """
@@ -38,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ReviewChangeInput,
         ReviewChangeOutput,
     )
-    from domain.plan import Plan, PlanTask
+    from domain.plan import LENIENT_GRAPH, Plan, PlanTask
     from domain.review import GateResult, ReviewVerdict
     from domain.run import (
         ApprovalDecision,
@@ -50,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         Stage,
         StageTiming,
     )
+    from domain.task import CancelRequest, SkipTaskRequest
     from domain.usage import TokenUsage
     from domain.workspace import (
         ApplyEditsInput,
@@ -61,8 +65,10 @@ with workflow.unsafe.imports_passed_through():
         WorkspaceRef,
         WorkspaceState,
     )
-    from workflows import options, render
+    from workflows import options, recovery, render
+    from workflows.dag import validate_dag
     from workflows.gates import review_gates
+    from workflows.implement import TaskRunner
 
 T = TypeVar("T")
 
@@ -84,6 +90,10 @@ class StageFailed(Exception):
         self.message = message
 
 
+class RunCancelled(Exception):
+    """A person sent ``cancel``: running tasks are cancelled and the run ends as cancelled."""
+
+
 @workflow.defn(name="IssueWorkflow")
 class IssueWorkflow:
     @workflow.init
@@ -92,6 +102,8 @@ class IssueWorkflow:
         self._status = IssueStatus()
         self._decision: ApprovalDecision | None = None
         self._resume: ResumeRequest | None = None
+        self._skips: list[str] = []
+        self._cancel: CancelRequest | None = None
         self._escalations = 0
         self._touched: list[str] = []
         self._changes = 0
@@ -110,6 +122,10 @@ class IssueWorkflow:
         )
         try:
             return await self._carry()
+        except RunCancelled:
+            self._status.waiting_for = None
+            await self._labels(remove=[names.LABEL_NEEDS_HUMAN])
+            return await self._conclude("cancelled", remove=[names.LABEL_IN_PROGRESS])
         except StageFailed as failure:
             await self._finish_failed(failure.stage, failure.message)
             raise ApplicationError(
@@ -143,8 +159,7 @@ class IssueWorkflow:
             return await self._conclude("expired", remove=[names.LABEL_IN_PROGRESS])
 
         await self._enter("implement")
-        for task in plan.in_dependency_order():
-            await self._change(issue, plan, task, workspace, "task", "", f"task:{task.id}")
+        await TaskRunner(self, issue, plan, workspace).run()
         self._end_stage()
 
         test_run = await self._verify(issue, plan, workspace)
@@ -206,18 +221,30 @@ class IssueWorkflow:
                     "plan", f"{self._status.plan_version} plans were rejected; giving up"
                 )
             await self._enter("plan")
-            drafted = await self._call(
+            raw = await self._call(
                 names.DRAFT_PLAN,
                 DraftPlanInput(
                     issue=issue, repo_files=files[:MAX_REPO_FILES_IN_PROMPT], feedback=feedback
                 ),
-                DraftPlanOutput,
+                dict,
                 options.MODEL,
             )
+            # Decoded leniently so that a broken task graph becomes planner feedback, not a
+            # workflow task that fails on decoding forever.
+            drafted = DraftPlanOutput.model_validate(raw, context=LENIENT_GRAPH)
             self._add_usage(drafted.usage)
             self._status.plan_version += 1
             self._status.attempts["plan"] = self._status.plan_version
             version = self._status.plan_version
+            problems = validate_dag(drafted.plan.tasks)
+            if problems:
+                assert recovery.strategy_for("invalid_plan") == "replan"
+                feedback.append(
+                    "The task graph is not a DAG: " + "; ".join(p.message for p in problems)
+                )
+                workflow.logger.info("plan %d has an invalid task graph", version)
+                self._end_stage()
+                continue
             await self._comment(
                 f"plan:{version}",
                 render.plan_comment(
@@ -278,6 +305,7 @@ class IssueWorkflow:
         await self._enter("verify")
         settings = self._input.settings
         runs_since_human = 0
+        outputs: list[str] = []
         guidance = ""
         while True:
             test_run = await self._run_tests(workspace)
@@ -285,12 +313,18 @@ class IssueWorkflow:
             if test_run.passed:
                 self._end_stage()
                 return test_run
-            if runs_since_human >= settings.max_verify_attempts:
-                resumed = await self._escalate(
-                    f"Tests still fail after {runs_since_human} attempts.", test_run.output_tail
+            outputs.append(test_run.output_tail)
+            stuck = recovery.classify_test_runs(outputs) == "no_progress"
+            if stuck or runs_since_human >= settings.max_verify_attempts:
+                reason = (
+                    "The last fix changed nothing in the failing test output."
+                    if stuck
+                    else f"Tests still fail after {runs_since_human} attempts."
                 )
+                resumed = await self._escalate(reason, test_run.output_tail)
                 runs_since_human = 0
-                guidance = resumed.guidance
+                outputs = []
+                guidance = resumed.guidance if resumed else ""
             feedback = f"The tests fail. Output:\n{test_run.output_tail}"
             if guidance:
                 feedback += f"\n\nGuidance from a human: {guidance}"
@@ -414,19 +448,24 @@ class IssueWorkflow:
             summary="run the repository's tests",
         )
 
-    async def _escalate(self, reason: str, details: str) -> ResumeRequest:
-        """Label needs-human, say what failed, and wait for a person to resume."""
+    async def _escalate(
+        self, reason: str, details: str, *, tasks_failed: bool = False
+    ) -> ResumeRequest | None:
+        """Label needs-human, say what failed, and wait for resume (or skip-task, or cancel)."""
         self._escalations += 1
         self._status.waiting_for = "resume"
         await self._labels(add=[names.LABEL_NEEDS_HUMAN])
-        await self._comment(
-            f"needs-human:{self._escalations}",
-            render.escalation_comment(reason, details, self._input.issue),
-        )
+        body = render.escalation_comment(reason, details, self._input.issue)
+        if tasks_failed:
+            body += "\n\n" + render.task_escalation_help(self._input.issue)
+        await self._comment(f"needs-human:{self._escalations}", body)
         await self._report()
-        await workflow.wait_condition(lambda: self._resume is not None)
+        await workflow.wait_condition(
+            lambda: self._resume is not None or bool(self._skips) or self._cancel is not None
+        )
+        if self._cancel is not None:
+            raise RunCancelled()
         resumed, self._resume = self._resume, None
-        assert resumed is not None
         self._status.waiting_for = None
         await self._labels(remove=[names.LABEL_NEEDS_HUMAN])
         await self._report()
@@ -561,3 +600,19 @@ class IssueWorkflow:
     def resume(self, request: ResumeRequest) -> None:
         if self._status.waiting_for == "resume":
             self._resume = request
+
+    @workflow.signal(name="skip-task")
+    def skip_task(self, request: SkipTaskRequest) -> None:
+        """Only a task that failed or is blocked; applied when the run asks a person."""
+        state = self._status.tasks.get(request.task_id)
+        if state is None:
+            workflow.logger.warning("ignored skip-task %r: no such task", request.task_id)
+            return
+        if state.state not in ("failed", "blocked"):
+            workflow.logger.warning("ignored skip-task %r: it is %s", request.task_id, state.state)
+            return
+        self._skips.append(request.task_id)
+
+    @workflow.signal(name="cancel")
+    def cancel(self, request: CancelRequest) -> None:
+        self._cancel = request

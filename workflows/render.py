@@ -64,9 +64,47 @@ def progress_comment(status: IssueStatus, workflow_id: str) -> str:
     if attempts:
         lines.append(f"Attempts: {attempts}")
     lines += ["", f"Run: `{workflow_id}`"]
+    if status.tasks:
+        lines += ["", tasks_table(status)]
     if status.usage:
         lines += ["", usage_table(status.usage)]
     return "\n".join(lines)
+
+
+TASK_MARKS = {
+    "waiting": "⬜",
+    "running": "⏳",
+    "completed": "✅",
+    "failed": "❌",
+    "blocked": "⛔",
+    "skipped": "⏭️",
+}
+
+
+def tasks_table(status: IssueStatus) -> str:
+    rows = ["| task | state | attempts | note |", "|---|---|---:|---|"]
+    for task_id, task in status.tasks.items():
+        note = (task.cause or "").replace("|", "\\|").replace("\n", " ")[:200]
+        rows.append(
+            f"| {task_id} | {TASK_MARKS[task.state]} {task.state} | {task.attempts} | {note} |"
+        )
+    return "\n".join(rows)
+
+
+def task_escalation_help(issue: IssueRef) -> str:
+    """What a person can do when tasks failed: their work so far is on the issue branch."""
+    wid = issue.workflow_id
+    return (
+        "Tasks that completed are already merged into "
+        f"`{issue.branch}`; they will not run again.\n\n"
+        "- **resume**: run the failed task(s) again, with optional guidance (command above).\n"
+        "- **skip a task**: its dependents then proceed without it:\n"
+        f"  `temporal workflow signal --workflow-id '{wid}' --name skip-task "
+        '--input \'{"task_id": "<task id>", "by": "<you>"}\'`\n'
+        "- **cancel** the run (running tasks are cancelled):\n"
+        f"  `temporal workflow signal --workflow-id '{wid}' --name cancel "
+        '--input \'{"by": "<you>"}\'`'
+    )
 
 
 def plan_markdown(plan: Plan) -> str:

@@ -24,6 +24,7 @@ from activities.forge.gitea_models import (
     Label,
     PullRequest,
     PullReview,
+    RepoCollaboratorPermission,
     Repository,
     ServerVersion,
     User,
@@ -76,6 +77,19 @@ class GiteaClient(ApiSession):
 
     async def get_repo(self, owner: str, repo: str) -> Repository:
         return await self._one(ops.GET_REPO, Repository, owner=owner, repo=repo)
+
+    async def get_permission(self, owner: str, repo: str, user: str) -> RepoCollaboratorPermission:
+        """``user``'s access mode on the repository.
+
+        Gitea answers 403 unless the caller is a site admin, a repository admin or ``user``.
+        """
+        return await self._one(
+            ops.GET_PERMISSION,
+            RepoCollaboratorPermission,
+            owner=owner,
+            repo=repo,
+            collaborator=user,
+        )
 
     async def list_branches(self, owner: str, repo: str) -> list[Branch]:
         return await self._collect(ops.LIST_BRANCHES, Branch, owner=owner, repo=repo)

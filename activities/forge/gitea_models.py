@@ -44,6 +44,22 @@ class RepoPermissions(GiteaModel):
     pull: bool = False
 
 
+# Gitea's AccessMode strings that allow pushing to the repository.
+WRITE_ACCESS_MODES = frozenset({"write", "admin", "owner"})
+
+
+class RepoCollaboratorPermission(GiteaModel):
+    """A user's access mode on a repository: none, read, write, admin or owner."""
+
+    permission: str
+    role_name: str = ""
+    user: User | None = None
+
+    @property
+    def can_write(self) -> bool:
+        return self.permission in WRITE_ACCESS_MODES
+
+
 class Repository(GiteaModel):
     id: int
     name: str

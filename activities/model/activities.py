@@ -1,12 +1,24 @@
-"""The model activities: draft a plan, draft edits, review a change."""
+"""The model activities: draft a plan, draft edits, review a change.
+
+Each is one structured question with bounded re-asks, sent to the provider of the input's
+tier and role (primary or backup), priced at that tier's prices, counted in the metrics,
+and answered from the cache when the identical question was answered before.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
 from temporalio import activity
 
 from activities.model import prompts
+from activities.model.cache import AnswerCache, CachedAnswer, cache_key
+from activities.model.metrics import ModelMetrics
 from activities.model.provider import ModelProvider, StructuredRequest
-from activities.model.structured import ask_structured
+from activities.model.routing import ModelRouter
+from activities.model.structured import AnswerCheck, ask_structured
 from domain import names
 from domain.change import EditSet
 from domain.model import (
@@ -19,19 +31,49 @@ from domain.model import (
 )
 from domain.plan import Plan
 from domain.review import ReviewVerdict
+from domain.tiers import ProviderRole, Tier
+from domain.usage import TokenUsage
 
 # Schemas are derived once from the domain models, so prompts and validation never disagree.
 PLAN_SCHEMA = Plan.model_json_schema()
 EDIT_SET_SCHEMA = EditSet.model_json_schema()
 REVIEW_VERDICT_SCHEMA = ReviewVerdict.model_json_schema()
 
+A = TypeVar("A", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Answered(Generic[A]):
+    answer: A
+    usage: TokenUsage
+    model: str
+    provider: str
+    cached: bool
+
 
 class ModelActivities:
-    """Holds the model provider; each activity is one structured question with bounded re-asks."""
+    """Holds the providers (through a router), the answer cache and the metrics."""
 
-    def __init__(self, provider: ModelProvider, max_reasks: int = 2) -> None:
-        self._provider = provider
+    def __init__(
+        self,
+        provider: ModelProvider | None = None,
+        max_reasks: int = 2,
+        *,
+        router: ModelRouter | None = None,
+        cache: AnswerCache | None = None,
+        metrics: ModelMetrics | None = None,
+    ) -> None:
+        if router is None:
+            if provider is None:
+                raise ValueError("ModelActivities needs a provider or a router")
+            router = ModelRouter.single(provider)
+        self._router = router
         self._max_reasks = max_reasks
+        self._cache = cache if cache is not None else AnswerCache(enabled=False)
+        self._metrics = metrics or ModelMetrics()
+
+    async def aclose(self) -> None:
+        await self._router.aclose()
 
     @activity.defn(name=names.DRAFT_PLAN)
     async def draft_plan(self, input: DraftPlanInput) -> DraftPlanOutput:
@@ -40,9 +82,15 @@ class ModelActivities:
             schema_name="plan",
             json_schema=PLAN_SCHEMA,
         )
-        result = await ask_structured(self._provider, request, Plan, self._max_reasks, stage="plan")
-        _log_answer("plan", result.attempts, result.model)
-        return DraftPlanOutput(plan=result.answer, usage=result.usage, model=result.model)
+        got = await self._ask(input.tier, input.provider_role, request, Plan, "plan")
+        return DraftPlanOutput(
+            plan=got.answer,
+            usage=got.usage,
+            model=got.model,
+            provider=got.provider,
+            tier=input.tier,
+            cached=got.cached,
+        )
 
     @activity.defn(name=names.DRAFT_EDITS)
     async def draft_edits(self, input: DraftEditsInput) -> DraftEditsOutput:
@@ -51,16 +99,18 @@ class ModelActivities:
             schema_name="edit_set",
             json_schema=EDIT_SET_SCHEMA,
         )
-        result = await ask_structured(
-            self._provider,
-            request,
-            EditSet,
-            self._max_reasks,
-            stage=f"edits ({input.purpose}, task {input.task.id})",
-            check=check_edit_set,
+        stage = f"edits ({input.purpose}, task {input.task.id})"
+        got = await self._ask(
+            input.tier, input.provider_role, request, EditSet, stage, check_edit_set
         )
-        _log_answer("edits", result.attempts, result.model)
-        return DraftEditsOutput(edits=result.answer, usage=result.usage, model=result.model)
+        return DraftEditsOutput(
+            edits=got.answer,
+            usage=got.usage,
+            model=got.model,
+            provider=got.provider,
+            tier=input.tier,
+            cached=got.cached,
+        )
 
     @activity.defn(name=names.REVIEW_CHANGE)
     async def review_change(self, input: ReviewChangeInput) -> ReviewChangeOutput:
@@ -69,16 +119,52 @@ class ModelActivities:
             schema_name="review_verdict",
             json_schema=REVIEW_VERDICT_SCHEMA,
         )
-        result = await ask_structured(
-            self._provider,
+        got = await self._ask(
+            input.tier,
+            input.provider_role,
             request,
             ReviewVerdict,
-            self._max_reasks,
-            stage="review",
-            check=check_review_verdict,
+            "review",
+            check_review_verdict,
         )
-        _log_answer("review", result.attempts, result.model)
-        return ReviewChangeOutput(verdict=result.answer, usage=result.usage, model=result.model)
+        return ReviewChangeOutput(
+            verdict=got.answer,
+            usage=got.usage,
+            model=got.model,
+            provider=got.provider,
+            tier=input.tier,
+            cached=got.cached,
+        )
+
+    async def _ask(
+        self,
+        tier: Tier | None,
+        role: ProviderRole,
+        request: StructuredRequest,
+        answer_type: type[A],
+        stage: str,
+        check: AnswerCheck[A] | None = None,
+    ) -> Answered[A]:
+        route = self._router.route(tier, role)
+        key = cache_key(route.provider_name, route.model, request, answer_type.__name__)
+        hit = self._cache.get(key)
+        if hit is not None:
+            _log(stage, "cache", hit.model, route.provider_name)
+            return Answered(
+                answer=answer_type.model_validate_json(hit.answer_json),
+                usage=TokenUsage(calls=1, cached_calls=1),
+                model=hit.model,
+                provider=route.provider_name,
+                cached=True,
+            )
+        result = await ask_structured(
+            route.provider, request, answer_type, self._max_reasks, stage=stage, check=check
+        )
+        usage = route.price.priced(result.usage)
+        self._metrics.record(tier or "default", route.provider_name, result.model, usage)
+        self._cache.put(key, CachedAnswer(result.answer.model_dump_json(), result.model))
+        _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name)
+        return Answered(result.answer, usage, result.model, route.provider_name, cached=False)
 
 
 def check_edit_set(edits: EditSet) -> list[str]:
@@ -101,5 +187,5 @@ def check_review_verdict(verdict: ReviewVerdict) -> list[str]:
     return []
 
 
-def _log_answer(stage: str, attempts: int, model: str) -> None:
-    activity.logger.info("model answered %s in %d attempt(s) with %s", stage, attempts, model)
+def _log(stage: str, how: str, model: str, provider: str) -> None:
+    activity.logger.info("model answered %s in %s with %s via %s", stage, how, model, provider)

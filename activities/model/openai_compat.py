@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.model.provider import (
-    ERR_MODEL_REQUEST_REJECTED,
-    ERR_MODEL_UNAVAILABLE,
-    ProviderAnswer,
-    StructuredRequest,
-)
+from activities.model.provider import ProviderAnswer, StructuredRequest
+from activities.model.wire import Endpoint, error_detail
 from domain.usage import TokenUsage
 
-# Statuses a retry cannot fix; everything else that is not 2xx is treated as transient.
-_REJECTED_STATUSES = frozenset({400, 401, 403, 404})
-_MAX_DETAIL_CHARS = 300
+# Words in a 400 that say the server does not know ``response_format: json_schema``.
+_NO_SCHEMA_SUPPORT = ("response_format", "json_schema")
 
 
 class OpenAICompatibleProvider:
-    """Asks ``POST {base_url}/chat/completions`` for a JSON answer matching a schema."""
+    """Asks ``POST {base_url}/chat/completions`` for a JSON answer matching a schema.
+
+    Structured output uses ``response_format: json_schema``; a server that refuses it gets the
+    same request once more as a forced function tool, and keeps getting tools from then on.
+    The answer is validated by the caller either way.
+    """
 
     def __init__(
         self,
@@ -39,9 +37,11 @@ class OpenAICompatibleProvider:
         self._host = urlsplit(base_url).netloc or base_url
         self._model = model
         self._api_key = api_key or None
+        self._endpoint = Endpoint(model, self._host, self._api_key)
         self._timeout = httpx.Timeout(timeout_seconds)
         self._http = http
         self._owns_http = http is None
+        self._use_tools = False
 
     def __repr__(self) -> str:
         # Never show the key, not even in debugging output.
@@ -53,59 +53,60 @@ class OpenAICompatibleProvider:
             self._http = None
 
     async def complete(self, request: StructuredRequest) -> ProviderAnswer:
+        response = await self._post(request, tools=self._use_tools)
+        if not self._use_tools and _schema_unsupported(response):
+            self._use_tools = True
+            response = await self._post(request, tools=True)
+        if response.status_code >= 300:
+            raise self._endpoint.status_error(response)
+        return self._parse(response)
+
+    async def _post(self, request: StructuredRequest, *, tools: bool) -> httpx.Response:
         headers = {"Content-Type": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        body = {
+        body: dict[str, Any] = {
             "model": self._model,
             "messages": [m.model_dump() for m in request.messages],
             "max_tokens": request.max_output_tokens,
-            "response_format": {
+        }
+        if tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": request.schema_name,
+                        "description": "Give the answer as this function's arguments.",
+                        "parameters": request.json_schema,
+                    },
+                }
+            ]
+            body["tool_choice"] = {"type": "function", "function": {"name": request.schema_name}}
+        else:
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
                     "name": request.schema_name,
                     "schema": request.json_schema,
                     "strict": False,
                 },
-            },
-        }
+            }
         try:
-            response = await self._client().post(
+            return await self._client().post(
                 self._url, json=body, headers=headers, timeout=self._timeout
             )
         except httpx.TimeoutException as err:
-            raise self._unavailable(f"timed out ({type(err).__name__})") from None
+            raise self._endpoint.unavailable(f"timed out ({type(err).__name__})") from None
         except httpx.TransportError as err:
-            raise self._unavailable(f"connection failed ({type(err).__name__})") from None
-        if response.status_code >= 300:
-            raise self._status_error(response)
-        return self._parse(response)
+            raise self._endpoint.unavailable(f"connection failed ({type(err).__name__})") from None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient()
         return self._http
 
-    def _unavailable(self, why: str, delay: timedelta | None = None) -> ApplicationError:
-        return ApplicationError(
-            f"model {self._model!r} at {self._host}: {why}",
-            type=ERR_MODEL_UNAVAILABLE,
-            next_retry_delay=delay,
-        )
-
-    def _status_error(self, response: httpx.Response) -> ApplicationError:
-        status = response.status_code
-        text = response.text
-        detail = self._redact(_error_detail(text))
-        why = f"HTTP {status}" + (f": {detail}" if detail else "")
-        if status in _REJECTED_STATUSES or (status == 429 and "insufficient_quota" in text):
-            return ApplicationError(
-                f"model {self._model!r} at {self._host} rejected the request, {why}",
-                type=ERR_MODEL_REQUEST_REJECTED,
-                non_retryable=True,
-            )
-        delay = _retry_after(response.headers) if status == 429 else None
-        return self._unavailable(why, delay)
+    def _unavailable(self, why: str) -> ApplicationError:
+        return self._endpoint.unavailable(why)
 
     def _parse(self, response: httpx.Response) -> ProviderAnswer:
         try:
@@ -118,6 +119,7 @@ class OpenAICompatibleProvider:
         usage = data.get("usage")
         if not isinstance(usage, dict):
             usage = {}
+        refusal = message.get("refusal") if isinstance(message, dict) else None
         return ProviderAnswer(
             content=_message_text(message),
             usage=TokenUsage(
@@ -126,11 +128,15 @@ class OpenAICompatibleProvider:
                 calls=1,
             ),
             model=str(data.get("model") or self._model),
-            finish_reason=choice.get("finish_reason"),
+            finish_reason="refusal" if refusal else choice.get("finish_reason"),
         )
 
-    def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+
+def _schema_unsupported(response: httpx.Response) -> bool:
+    if response.status_code != 400:
+        return False
+    detail = error_detail(response.text).lower()
+    return any(word in detail for word in _NO_SCHEMA_SUPPORT)
 
 
 def _message_text(message: dict[str, Any]) -> str:
@@ -147,41 +153,3 @@ def _message_text(message: dict[str, Any]) -> str:
         if arguments is not None:
             return json.dumps(arguments)
     return content if isinstance(content, str) else ""
-
-
-def _error_detail(text: str) -> str:
-    """The provider's own error message, short; the raw body only when it is not JSON."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return " ".join(text.split())[:_MAX_DETAIL_CHARS]
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        message = error.get("message") or error.get("code") or error.get("type") or ""
-    else:
-        message = error or (data.get("message") if isinstance(data, dict) else "") or ""
-    return " ".join(str(message).split())[:_MAX_DETAIL_CHARS]
-
-
-def _retry_after(headers: httpx.Headers) -> timedelta | None:
-    """The server's requested wait: ``retry-after-ms``, or ``retry-after`` seconds or date."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return timedelta(milliseconds=max(0.0, float(millis)))
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return timedelta(seconds=max(0.0, float(value)))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(timedelta(0), when - datetime.now(UTC))

@@ -28,6 +28,11 @@ class StructuredRequest(BaseModel):
     max_output_tokens: int = Field(default=4096, gt=0)
 
 
+# Normalised finish reasons every provider maps its own onto.
+FINISH_LENGTH = "length"
+FINISH_REFUSAL = "refusal"
+
+
 class ProviderAnswer(BaseModel):
     """The raw text of one completion; ``finish_reason == "length"`` means it was cut off."""
 
@@ -35,10 +40,15 @@ class ProviderAnswer(BaseModel):
     usage: TokenUsage
     model: str
     finish_reason: str | None = None
+    cached: bool = Field(default=False, description="Served from the answer cache, not paid")
 
     @property
     def truncated(self) -> bool:
-        return self.finish_reason == "length"
+        return self.finish_reason == FINISH_LENGTH
+
+    @property
+    def refused(self) -> bool:
+        return self.finish_reason == FINISH_REFUSAL
 
 
 class ModelProvider(Protocol):

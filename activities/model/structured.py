@@ -58,6 +58,8 @@ async def ask_structured(
             input_tokens=reply.usage.input_tokens,
             output_tokens=reply.usage.output_tokens,
             calls=1,
+            cost_usd=reply.usage.cost_usd,
+            cached_calls=1 if reply.cached else 0,
         )
         model = reply.model
         answer, problem = parse_answer(reply, answer_type, check)
@@ -82,6 +84,9 @@ def parse_answer(
     """The validated answer and "", or None and a short description of what is wrong."""
     if reply.truncated:
         return None, "it was cut off at the output token limit; give a shorter answer"
+    if reply.refused:
+        said = " ".join(reply.content.split())[:200]
+        return None, "the model declined to answer" + (f" ({said})" if said else "")
     if not reply.content.strip():
         return None, "it was empty"
     try:

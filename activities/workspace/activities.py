@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.workspace.checkout import Checkout, check_workspace_ref, clone_url_base
 from activities.workspace.git import Git
+from activities.workspace.integrate import integrate
 from activities.workspace.paths import (
     UnsafePath,
     checkout_dir_name,
@@ -24,6 +25,7 @@ from activities.workspace.paths import (
 from activities.workspace.testrun import run_command
 from domain import names
 from domain.change import CommitInfo, DiffSummary, FileEdit, TestRun
+from domain.task import ENSURE_BRANCH, INTEGRATE, EnsureBranchInput, IntegrateInput, IntegrateResult
 from domain.workspace import (
     ApplyEditsInput,
     DiffSummaryInput,
@@ -162,6 +164,35 @@ class WorkspaceActivities:
                 heartbeat=activity.heartbeat,
                 heartbeat_interval=self.heartbeat_interval,
             )
+
+    @activity.defn(name=ENSURE_BRANCH)
+    async def ensure_branch(self, input: EnsureBranchInput) -> WorkspaceState:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            head = await co.head()
+            if await co.rev(co.remote_ref) is None:
+                await co.push(head)
+            return WorkspaceState(
+                base_sha=await co.base_sha(), head_sha=head, files=await co.tracked_files()
+            )
+
+    @activity.defn(name=INTEGRATE)
+    async def integrate(self, input: IntegrateInput) -> IntegrateResult:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+
+            async def run_tests(command: str, timeout_seconds: int) -> TestRun:
+                try:
+                    argv = shlex.split(command)
+                except ValueError as e:
+                    raise _invalid_request(f"test command cannot be parsed: {e}") from None
+                return await run_command(
+                    argv,
+                    cwd=co.path,
+                    timeout_seconds=timeout_seconds,
+                    heartbeat=activity.heartbeat,
+                    heartbeat_interval=self.heartbeat_interval,
+                )
+
+            return await integrate(co, input, run_tests, self._max_edit_bytes)
 
     @activity.defn(name=names.DIFF_SUMMARY)
     async def diff_summary(self, input: DiffSummaryInput) -> DiffSummary:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from devstack.forge import (
     githttp,
+    routes_collaborators,
     routes_issues,
     routes_labels,
     routes_pulls,
@@ -73,6 +74,7 @@ def create_app(data_dir: Path, root_url: str) -> web.Application:
     for module in (
         routes_users,
         routes_repos,
+        routes_collaborators,
         routes_labels,
         routes_issues,
         routes_pulls,

@@ -22,6 +22,10 @@ ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
     ("GET", "/version"): (200, {"version": "1.25.4"}),
     ("GET", "/user"): (200, payloads.user()),
     ("GET", "/repos/{owner}/{repo}"): (200, payloads.repo()),
+    ("GET", "/repos/{owner}/{repo}/collaborators/{collaborator}/permission"): (
+        200,
+        {"permission": "write", "role_name": "write", "user": payloads.user("alice", 5)},
+    ),
     ("GET", "/repos/{owner}/{repo}/branches"): (200, [payloads.branch()]),
     ("GET", "/repos/{owner}/{repo}/branches/{branch}"): (200, payloads.branch("autopilot/x")),
     ("POST", "/repos/{owner}/{repo}/branches"): (201, payloads.branch("autopilot/x")),
@@ -78,6 +82,7 @@ CALLS: dict[str, Call] = {
     "version": lambda c: c.version(),
     "current_user": lambda c: c.current_user(),
     "get_repo": lambda c: c.get_repo("acme", "app"),
+    "get_permission": lambda c: c.get_permission("acme", "app", "alice"),
     "list_branches": lambda c: c.list_branches("acme", "app"),
     "get_branch": lambda c: c.get_branch("acme", "app", "autopilot/x"),
     "create_branch": lambda c: c.create_branch("acme", "app", "autopilot/x", "main"),

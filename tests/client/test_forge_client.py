@@ -166,3 +166,18 @@ async def test_errors_from_the_forge(
     assert archived.value.type == names.ERR_REPO_ARCHIVED
     assert archived.value.non_retryable
     assert forge.token not in str(archived.value)
+
+
+async def test_permission_of_owner_and_of_a_reader(
+    forge: RunningForge, gitea: GiteaClient, repo_name: str
+) -> None:
+    owner = forge.admin
+    mine = await gitea.get_permission(owner, repo_name, owner)
+    assert (mine.permission, mine.can_write) == ("admin", True)
+    assert mine.user is not None and mine.user.login == owner
+    forge.api("POST", "/admin/users", {"username": "reader", "email": "reader@example.com"})
+    theirs = await gitea.get_permission(owner, repo_name, "reader")
+    assert (theirs.permission, theirs.can_write) == ("read", False)
+    with pytest.raises(GiteaError) as unknown:
+        await gitea.get_permission(owner, repo_name, "nobody-at-all")
+    assert unknown.value.type == names.ERR_NOT_FOUND

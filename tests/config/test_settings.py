@@ -181,7 +181,7 @@ def test_invalid_override_value_names_the_variable_not_the_file(tmp_path: Path) 
         ("run:\n  auto_aprove: true\n", "run.auto_aprove", "unknown key"),
         ("forge:\n  timeout_seconds: soon\n", "forge.timeout_seconds", "valid number"),
         ("model:\n  max_reasks: 6\n", "model.max_reasks", "less than or equal to 5"),
-        ("model:\n  provider: anthropic\n", "model.provider", "'openai'"),
+        ("model:\n  provider: gemini\n", "model.provider", "'openai' or 'anthropic'"),
         ("forge: [1, 2]\n", "forge", "must be a mapping"),
         ("forge:\n  url: ftp://x\n", "forge.url", "http:// or https:// URL"),
         ("temporal:\n  address: nohost\n", "temporal.address", "host:port"),

@@ -1,8 +1,13 @@
-"""Fixtures for contract tests: one forge per module and a client that validates every answer."""
+"""Fixtures for contract tests: one forge per module and a client that validates every answer.
+
+Every response validated here is also recorded in ``VALIDATED`` for ``test_coverage.py``, which
+checks that the contract suite exercises every endpoint the Gitea client calls.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +20,31 @@ from tests.contract import spec
 
 JSON_TYPE = "application/json;charset=utf-8"
 _ADMIN = object()
+# When set, the session writes what it validated to this file (test_coverage's fallback run).
+RECORD_ENV = "AUTOPILOT_CONTRACT_RECORD"
+COVERAGE_MODULE = "test_coverage.py"
+
+# (METHOD, spec path template, status) of every response validated in this session.
+VALIDATED: set[tuple[str, str, int]] = set()
+
+
+def validate_and_record(method: str, template: str, status: int, body: object) -> None:
+    """``spec.validate_response``, remembering the operation once it passed."""
+    spec.validate_response(method, template, status, body)
+    VALIDATED.add((method.upper(), template, status))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The coverage check reads what the contract tests recorded, so it runs after all of them
+    # (stable sort: everything else keeps its order). When they did not all run in this
+    # session (-k, a single file), the check runs the contract suite itself.
+    items.sort(key=lambda item: item.path.name == COVERAGE_MODULE)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    target = os.environ.get(RECORD_ENV)
+    if target:
+        Path(target).write_text(json.dumps(sorted(VALIDATED)), encoding="utf-8")
 
 
 class CheckedApi:
@@ -54,7 +84,7 @@ class CheckedApi:
         )
         parsed = parse(resp)
         template = spec.match_path(method, f"/api/v1{path}")
-        spec.validate_response(method, template, resp.status_code, parsed)
+        validate_and_record(method, template, resp.status_code, parsed)
         self.seen.add((method.upper(), template, resp.status_code))
         return resp
 

@@ -465,3 +465,25 @@ def test_commit_statuses(api: CheckedApi, forge: RunningForge, repo: str) -> Non
     assert sorted(s["context"] for s in combined["statuses"]) == ["ci", "lint"]
     api.expect(404, "GET", f"{repo}/commits/no-such-ref/status")
     api.expect(403, "POST", f"{repo}/statuses/{sha}", {"state": "success"}, token=_other_token(api))
+
+
+def test_collaborator_permission(api: CheckedApi, forge: RunningForge, other: Other) -> None:
+    path = new_repo(forge) + "/collaborators/{}/permission"
+    mine = api.expect(200, "GET", path.format(OWNER))
+    assert (mine["permission"], mine["role_name"], mine["user"]["login"]) == (
+        "admin",
+        "admin",
+        OWNER,
+    )
+    theirs = api.expect(200, "GET", path.format(other.login))
+    assert theirs["permission"] == "read" and theirs["user"]["login"] == other.login
+    assert api.expect(200, "GET", path.format(other.login), token=other.token)["permission"] == (
+        "read"
+    )
+    # Only admins and repo admins may ask about somebody else.
+    api.expect(403, "GET", path.format(OWNER), token=other.token)
+    api.expect(404, "GET", path.format("nobody-at-all"))
+    api.expect(404, "GET", f"/repos/{OWNER}/no-such-repo/collaborators/{OWNER}/permission")
+    owned = f"/repos/{other.login}/perm-owned/collaborators/{other.login}/permission"
+    api.expect(201, "POST", f"/admin/users/{other.login}/repos", {"name": "perm-owned"})
+    assert api.expect(200, "GET", owned, token=other.token)["permission"] == "owner"

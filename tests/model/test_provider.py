@@ -181,3 +181,34 @@ async def test_success_status_without_a_completion_is_retryable(
 
     assert not caught.value.non_retryable
     assert "not a chat completion" in caught.value.message
+
+
+async def test_server_without_json_schema_support_gets_a_forced_function_tool(
+    stub: StubServer, make_provider: MakeProvider
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "plan", "arguments": "{}"}}
+    stub.script(
+        Reply(status=400, body={"error": {"message": "response_format json_schema unsupported"}}),
+        completion(None, tool_calls=[call], finish_reason="tool_calls"),
+        completion(None, tool_calls=[call], finish_reason="tool_calls"),
+    )
+    provider = make_provider()
+    assert (await provider.complete(REQUEST)).content == "{}"
+    await provider.complete(REQUEST)  # remembered: no second refused attempt
+
+    assert "response_format" in stub.requests[0].body
+    for sent in stub.requests[1:]:
+        assert "response_format" not in sent.body
+        assert sent.body["tool_choice"] == {"type": "function", "function": {"name": "plan"}}
+        assert sent.body["tools"][0]["function"]["parameters"] == REQUEST.json_schema
+    assert len(stub.requests) == 3
+
+
+async def test_429_spend_limit_is_non_retryable(
+    stub: StubServer, make_provider: MakeProvider
+) -> None:
+    body = {"error": {"message": "You have hit your monthly spend limit"}}
+    stub.script(Reply(status=429, body=body))
+    with pytest.raises(ApplicationError) as caught:
+        await make_provider().complete(REQUEST)
+    assert caught.value.non_retryable and caught.value.type == ERR_MODEL_REQUEST_REJECTED

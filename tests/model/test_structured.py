@@ -102,4 +102,6 @@ async def test_invalid_forever_fails_after_exactly_one_plus_max_reasks_calls(
         "input_tokens": 10 * calls,
         "output_tokens": 4 * calls,
         "calls": calls,
+        "cost_usd": 0.0,
+        "cached_calls": 0,
     }

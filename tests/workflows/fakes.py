@@ -6,6 +6,7 @@ model calls) rather than on the workflow's internals.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,18 @@ from domain.model import (
 )
 from domain.plan import Plan, PlanTask
 from domain.review import ReviewVerdict, RubricScore
+from domain.task import (
+    ENSURE_BRANCH,
+    INTEGRATE,
+    RESOLVE_CONFLICT,
+    ConflictResolution,
+    EnsureBranchInput,
+    IntegrateInput,
+    IntegrateResult,
+    ResolveConflictInput,
+    ResolveConflictOutput,
+    ResolvedFile,
+)
 from domain.usage import TokenUsage
 from domain.workspace import (
     ApplyEditsInput,
@@ -87,9 +100,22 @@ class FakeWorld:
     edit_requests: list[DraftEditsInput] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
     test_runs: int = 0
+    same_failure: bool = False  # every failing run prints the same output (no progress)
     reviews: int = 0
     pulls: list[OpenPullRequestInput] = field(default_factory=list)
     diff_files: list[str] = field(default_factory=lambda: ["shop/pricing.py"])
+    # Plans answered in turn (the last repeats); None: two_task_plan().
+    plans: list[Plan] | None = None
+    # task id -> how many of its "task" edit requests fail permanently before one succeeds
+    failing_tasks: dict[str, int] = field(default_factory=dict)
+    edit_seconds: float = 0.0  # real time a "task" edit takes, to observe concurrency
+    active_edits: int = 0
+    max_active_edits: int = 0
+    conflicting_tasks: set[str] = field(default_factory=set)
+    resolution_tests: list[bool] = field(default_factory=lambda: [True])
+    integrations: list[IntegrateInput] = field(default_factory=list)
+    conflict_requests: list[ResolveConflictInput] = field(default_factory=list)
+    branches_ensured: int = 0
 
     def activities(self) -> list[Callable[..., Any]]:
         world = self
@@ -146,11 +172,27 @@ class FakeWorld:
                     type=names.ERR_INVALID_MODEL_OUTPUT,
                     non_retryable=True,
                 )
-            return DraftPlanOutput(plan=two_task_plan(), usage=USAGE, model="fake")
+            plans = world.plans or [two_task_plan()]
+            plan = plans[min(len(world.plan_requests) - 1, len(plans) - 1)]
+            return DraftPlanOutput.model_construct(plan=plan, usage=USAGE, model="fake")
 
         @activity.defn(name=names.DRAFT_EDITS)
         async def draft_edits(input: DraftEditsInput) -> DraftEditsOutput:
             world.edit_requests.append(input)
+            if input.purpose == "task" and world.failing_tasks.get(input.task.id, 0) > 0:
+                world.failing_tasks[input.task.id] -= 1
+                raise ApplicationError(
+                    f"edits for {input.task.id}: the model's answer was invalid",
+                    type=names.ERR_INVALID_MODEL_OUTPUT,
+                    non_retryable=True,
+                )
+            if input.purpose == "task" and world.edit_seconds:
+                world.active_edits += 1
+                world.max_active_edits = max(world.max_active_edits, world.active_edits)
+                try:
+                    await asyncio.sleep(world.edit_seconds)
+                finally:
+                    world.active_edits -= 1
             edits = EditSet(
                 summary="edit",
                 commit_message=f"{input.purpose} {input.task.id}",
@@ -198,7 +240,10 @@ class FakeWorld:
                 passed=passed,
                 exit_code=0 if passed else 1,
                 duration_seconds=1.5,
-                output_tail="1 passed" if passed else "FAILED test_discount - assert 90 == 81",
+                output_tail="1 passed"
+                if passed
+                else "FAILED test_discount - assert 90 == 81"
+                + ("" if world.same_failure else f" (run {world.test_runs})"),
             )
 
         @activity.defn(name=names.DIFF_SUMMARY)
@@ -212,7 +257,39 @@ class FakeWorld:
                 diff="--- a\n+++ b\n",
             )
 
+        @activity.defn(name=ENSURE_BRANCH)
+        async def ensure_branch(input: EnsureBranchInput) -> WorkspaceState:
+            world.branches_ensured += 1
+            return WorkspaceState(base_sha="a" * 40, head_sha="a" * 40, files=[])
+
+        @activity.defn(name=INTEGRATE)
+        async def integrate(input: IntegrateInput) -> IntegrateResult:
+            world.integrations.append(input)
+            if input.task_id not in world.conflicting_tasks:
+                return IntegrateResult(status="merged", head_sha="c" * 40)
+            if input.resolution is None:
+                return IntegrateResult(
+                    status="conflict", conflicts={"shop/pricing.py": "<<<<<<< ours\n"}
+                )
+            tried = sum(1 for i in world.integrations if i.resolution is not None)
+            if world.resolution_tests[min(tried - 1, len(world.resolution_tests) - 1)]:
+                return IntegrateResult(status="merged", head_sha="d" * 40)
+            return IntegrateResult(status="tests_failed", test_output="FAILED test_merge")
+
+        @activity.defn(name=RESOLVE_CONFLICT)
+        async def resolve_conflict(input: ResolveConflictInput) -> ResolveConflictOutput:
+            world.conflict_requests.append(input)
+            files = [ResolvedFile(path=p, content="x = 2\n") for p in input.conflicts]
+            return ResolveConflictOutput(
+                resolution=ConflictResolution(summary="both sides", files=files),
+                usage=USAGE,
+                model="fake",
+            )
+
         return [
+            ensure_branch,
+            integrate,
+            resolve_conflict,
             get_issue,
             get_repo,
             ensure_labels,

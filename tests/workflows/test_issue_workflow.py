@@ -23,6 +23,7 @@ from domain.run import (
 )
 from tests.workflows.fakes import FakeWorld
 from workflows.issue import IssueWorkflow
+from workflows.task import TaskWorkflow
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -40,7 +41,10 @@ async def running(
 ) -> AsyncIterator[WorkflowHandle[IssueWorkflow, IssueResult]]:
     queue = f"q-{uuid.uuid4()}"
     async with Worker(
-        env.client, task_queue=queue, workflows=[IssueWorkflow], activities=world.activities()
+        env.client,
+        task_queue=queue,
+        workflows=[IssueWorkflow, TaskWorkflow],
+        activities=world.activities(),
     ):
         handle = await env.client.start_workflow(
             IssueWorkflow.run, input, id=f"wf-{uuid.uuid4()}", task_queue=queue

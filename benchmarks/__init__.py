@@ -1,0 +1,1 @@
+"""Benchmarks: measurements printed as JSON, not tests (see benchmarks/README.md)."""

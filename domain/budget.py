@@ -1,0 +1,202 @@
+"""Budgets (per task, per issue, global per hour) and the ledger's requests and answers.
+
+A budget is spent by reserving an estimate before a call and settling the actual cost after
+it. ``may_spend`` is the one rule every budget follows: a reservation fits when it keeps
+everything within the limit, or when it is the only call in flight and something is left.
+So a budget is never exceeded by more than the one call in flight when it ran out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.tiers import ModelRouting
+from domain.usage import TokenUsage
+
+# The global ledger: one long-running workflow with a well-known id, spoken to by activities.
+LEDGER_WORKFLOW = "BudgetLedgerWorkflow"
+LEDGER_WORKFLOW_ID = "autopilot:budget-ledger"
+LEDGER_RESERVE = "reserve"
+LEDGER_SETTLE = "settle"
+LEDGER_RAISE_LIMIT = "raise_limit"
+LEDGER_SNAPSHOT = "snapshot"
+BUDGET_RESERVE = "budget.reserve"
+BUDGET_SETTLE = "budget.settle"
+
+WINDOW = timedelta(hours=1)
+# A reservation never settled (its run died) stops holding budget after this long.
+RESERVATION_TTL = timedelta(hours=1)
+
+BudgetScope = Literal["task", "issue", "global"]
+
+
+def may_spend(limit: float | None, spent: float, reserved: float, amount: float) -> bool:
+    if limit is None:
+        return True
+    if spent + reserved + amount <= limit:
+        return True
+    return reserved <= 0 and spent < limit
+
+
+def hour_window(now: datetime) -> datetime:
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+class BudgetLimits(BaseModel):
+    """Hard limits in USD; None means unlimited (and no ledger call for the global one)."""
+
+    task_usd: float | None = Field(default=None, gt=0)
+    issue_usd: float | None = Field(default=None, gt=0)
+    global_usd_per_hour: float | None = Field(default=None, gt=0)
+
+
+class ModelRunSettings(BaseModel):
+    """Everything the workflow-side model gateway needs; carried in the run's input."""
+
+    routing: ModelRouting
+    budget: BudgetLimits = Field(default_factory=BudgetLimits)
+
+
+class BudgetRaise(BaseModel):
+    """A person raising a run's budget after it paused (Update ``raise_budget``)."""
+
+    by: str = Field(min_length=1)
+    task_usd: float | None = Field(default=None, gt=0)
+    issue_usd: float | None = Field(default=None, gt=0)
+
+
+class BudgetPause(BaseModel):
+    """Why a run stopped before a model call, for its status and the comment it posts."""
+
+    scope: BudgetScope
+    limit_usd: float
+    spent_usd: float
+    task_id: str | None = None
+    retry_at: datetime | None = None
+
+    def message(self) -> str:
+        where = f"task {self.task_id!r}" if self.scope == "task" else f"the {self.scope}"
+        text = (
+            f"⏸️ The model budget of {where} is used up (${self.spent_usd:.4f} of "
+            f"${self.limit_usd:.4f})."
+        )
+        if self.scope == "global":
+            when = f" at {self.retry_at:%H:%M} UTC" if self.retry_at else ""
+            return text + f" The run continues when the hourly budget renews{when} or is raised."
+        return text + " Raise it with the `raise_budget` Update, or cancel the run."
+
+
+class ReserveRequest(BaseModel):
+    reservation_id: str = Field(min_length=1, description="Deterministic: retries are no-ops")
+    holder: str = Field(min_length=1, description="The workflow id reserving")
+    amount_usd: float = Field(ge=0)
+    limit_usd_per_hour: float | None = Field(
+        default=None, gt=0, description="The configured limit, used when the ledger starts"
+    )
+
+
+class ReserveGrant(BaseModel):
+    granted: bool
+    reservation_id: str
+    limit_usd: float
+    spent_usd: float
+    reserved_usd: float
+    retry_at: datetime | None = Field(default=None, description="When a refused call may retry")
+
+
+class SettleRequest(BaseModel):
+    reservation_id: str = Field(min_length=1)
+    actual_usd: float = Field(ge=0)
+
+
+class RaiseLimitRequest(BaseModel):
+    by: str = Field(min_length=1)
+    limit_usd_per_hour: float = Field(gt=0)
+
+
+class Reservation(BaseModel):
+    holder: str
+    amount_usd: float
+    reserved_at: datetime
+
+
+class LedgerState(BaseModel):
+    """The ledger's whole state; carried across continue-as-new."""
+
+    limit_usd_per_hour: float = Field(gt=0)
+    window_start: datetime | None = None
+    spent_usd: float = 0.0
+    reservations: dict[str, Reservation] = Field(default_factory=dict)
+    settled: list[str] = Field(default_factory=list, description="Recent ids, for idempotency")
+    granted_calls: int = 0
+    refused_calls: int = 0
+
+    @property
+    def reserved_usd(self) -> float:
+        return round(sum(r.amount_usd for r in self.reservations.values()), 6)
+
+
+class LedgerInput(BaseModel):
+    state: LedgerState
+    max_operations_per_run: int = Field(default=1000, gt=0)
+
+
+class Failover(BaseModel):
+    """One call moved from its tier's primary provider to the backup, and why."""
+
+    stage: str
+    task_id: str | None = None
+    tier: str
+    from_provider: str
+    to_provider: str
+    cause: str
+    at: datetime
+
+
+class ModelGatewayStatus(BaseModel):
+    """The model side of a run's status: usage and cost, failovers, and a budget pause."""
+
+    usage_by_stage: dict[str, TokenUsage] = Field(default_factory=dict)
+    usage_by_task: dict[str, TokenUsage] = Field(default_factory=dict)
+    total: TokenUsage = Field(default_factory=TokenUsage)
+    tiers: dict[str, str] = Field(default_factory=dict, description="stage or task -> tier")
+    failovers: list[Failover] = Field(default_factory=list)
+    paused: BudgetPause | None = None
+
+    def add(self, stage: str, task_id: str | None, tier: str, usage: TokenUsage) -> None:
+        self.usage_by_stage[stage] = self.usage_by_stage.get(stage, TokenUsage()) + usage
+        if task_id is not None:
+            self.usage_by_task[task_id] = self.usage_by_task.get(task_id, TokenUsage()) + usage
+        self.tiers[task_id or stage] = tier
+        self.total = self.total + usage
+
+    def markdown(self) -> str:
+        """A table for the progress comment and the PR body."""
+        lines = [
+            "| stage / task | tier | calls (cached) | tokens in / out | cost |",
+            "|---|---|---:|---:|---:|",
+        ]
+        rows = [(f"stage {k}", v) for k, v in self.usage_by_stage.items()]
+        rows += [(f"task {k}", v) for k, v in self.usage_by_task.items()]
+        for name, u in rows:
+            tier = self.tiers.get(name.split(" ", 1)[1], "")
+            lines.append(
+                f"| {name} | {tier} | {u.calls} ({u.cached_calls}) | "
+                f"{u.input_tokens} / {u.output_tokens} | ${u.cost_usd:.4f} |"
+            )
+        t = self.total
+        lines.append(
+            f"| **total** | | {t.calls} ({t.cached_calls}) | {t.input_tokens} / "
+            f"{t.output_tokens} | **${t.cost_usd:.4f}** |"
+        )
+        for f in self.failovers:
+            lines.append(
+                f"\n⚠️ {f.stage}{f' (task {f.task_id})' if f.task_id else ''}: moved from "
+                f"{f.from_provider} to {f.to_provider}: {f.cause}"
+            )
+        if self.paused is not None:
+            lines.append("\n" + self.paused.message())
+        return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""Tasks run in parallel: the TaskWorkflow's input and result, integration and conflicts.
+
+The activity and workflow names live here (not in ``domain.names``) while this feature settles;
+workflows still call activities only by these names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.change import TestRun
+from domain.issue import IssueInfo
+from domain.plan import Plan, PlanTask
+from domain.usage import TokenUsage
+from domain.workspace import WorkspaceRef
+
+TASK_WORKFLOW = "TaskWorkflow"
+ENSURE_BRANCH = "workspace.ensure_branch"
+INTEGRATE = "workspace.integrate"
+RESOLVE_CONFLICT = "model.resolve_conflict"
+CONFLICT_SCHEMA_NAME = "conflict_resolution"
+
+TaskState = Literal["waiting", "running", "completed", "failed", "blocked", "skipped"]
+
+
+def task_branch(issue_branch: str, task_id: str) -> str:
+    """``autopilot/issue-<n>-task-<id>``: git cannot hold both ``a`` and ``a/b`` as branches."""
+    return f"{issue_branch}-task-{task_id}"
+
+
+def task_workflow_id(issue_workflow_id: str, task_id: str) -> str:
+    return f"{issue_workflow_id}/task/{task_id}"
+
+
+class TaskWorkflowInput(BaseModel):
+    issue: IssueInfo
+    plan: Plan
+    task: PlanTask
+    workspace: WorkspaceRef = Field(description="The task's own branch, based on the issue branch")
+    attempt: int = Field(default=1, ge=1, description="1 + resumes of this task so far")
+    guidance: str = Field(default="", description="From the person who resumed the run")
+    test_command: str | None = Field(
+        default=None, description="When set, the task runs the tests on its branch and fixes"
+    )
+    test_timeout_seconds: int = Field(default=600, gt=0)
+    max_test_attempts: int = Field(default=0, ge=0, description="Test runs per task, at most")
+
+
+class TaskResult(BaseModel):
+    task_id: str
+    branch: str
+    head_sha: str
+    commits: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    test_run: TestRun | None = None
+
+
+class TaskProgress(BaseModel):
+    """One task as the ``status`` query shows it."""
+
+    state: TaskState = "waiting"
+    attempts: int = 0
+    cause: str | None = Field(default=None, description="Why it failed or is blocked")
+    head_sha: str | None = None
+
+
+class SkipTaskRequest(BaseModel):
+    task_id: str = Field(min_length=1)
+    by: str = ""
+
+
+class CancelRequest(BaseModel):
+    by: str = ""
+    reason: str = ""
+
+
+class EnsureBranchInput(BaseModel):
+    """Publish ``workspace.branch`` at the base tip if the forge does not have it yet."""
+
+    workspace: WorkspaceRef
+
+
+class IntegrateInput(BaseModel):
+    """Merge ``task_branch`` into ``workspace.branch`` and push; idempotent.
+
+    With ``resolution`` (whole files for the conflicted paths) a conflicting merge is completed
+    with those contents, and only if ``test_command`` then passes is it committed and pushed.
+    """
+
+    workspace: WorkspaceRef
+    task_id: str
+    task_branch: str
+    resolution: dict[str, str] | None = None
+    test_command: str | None = None
+    test_timeout_seconds: int = Field(default=600, gt=0)
+
+
+IntegrateStatus = Literal[
+    "merged", "already_merged", "nothing_to_merge", "conflict", "tests_failed"
+]
+
+
+class IntegrateResult(BaseModel):
+    status: IntegrateStatus
+    head_sha: str = ""
+    conflicts: dict[str, str] = Field(
+        default_factory=dict, description="Conflicted path -> content with conflict markers"
+    )
+    test_output: str = ""
+
+
+class ResolvedFile(BaseModel):
+    path: str = Field(min_length=1)
+    content: str = Field(description="The whole resolved file, without conflict markers")
+
+
+class ConflictResolution(BaseModel):
+    """The model's answer (schema ``conflict_resolution``)."""
+
+    summary: str = Field(min_length=1)
+    files: list[ResolvedFile] = Field(min_length=1)
+
+
+class ResolveConflictInput(BaseModel):
+    issue: IssueInfo
+    plan: Plan
+    task: PlanTask
+    conflicts: dict[str, str]
+    feedback: str = Field(default="", description="Why the previous resolution was refused")
+
+
+class ResolveConflictOutput(BaseModel):
+    resolution: ConflictResolution
+    usage: TokenUsage
+    model: str

@@ -1,0 +1,109 @@
+"""What a verified delivery asks for: start a run, run a comment command, or nothing.
+
+Pure over the event name and payload, so the routing table is tested without a server.
+Gitea webhook payloads (gitea-notes §4): label changes are ``issues`` / ``label_updated`` with
+only the labels the issue has now and no ``changes``, so the trigger is "the trigger label is
+on the issue"; comments are ``issue_comment`` / ``created``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from config.settings import AutopilotConfig
+from starters.webhook.commands import Command, UnknownCommand, parse_command
+
+ISSUES_EVENT = "issues"
+COMMENT_EVENT = "issue_comment"
+LABEL_ACTION = "label_updated"
+COMMENT_ACTION = "created"
+# Every comment Autopilot writes carries one (activities/forge/activities.py).
+AUTOPILOT_MARKER = "<!-- autopilot:"
+
+
+@dataclass(frozen=True)
+class Ignore:
+    reason: str
+
+
+@dataclass(frozen=True)
+class StartRun:
+    repo: str
+    number: int
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    repo: str
+    number: int
+    author: str
+    command: Command
+
+
+Route = Ignore | StartRun | RunCommand
+
+
+def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _login(user: dict[str, Any]) -> str:
+    login = user.get("login") or user.get("username") or ""
+    return login if isinstance(login, str) else ""
+
+
+def route(event: str, payload: dict[str, Any], config: AutopilotConfig, bot_login: str) -> Route:
+    """Where a delivery goes; ``bot_login`` is Autopilot's own forge user, whose comments echo."""
+    if event not in (ISSUES_EVENT, COMMENT_EVENT):
+        return Ignore(f"event {event or '(none)'!r} is not handled")
+    action = payload.get("action")
+    wanted = LABEL_ACTION if event == ISSUES_EVENT else COMMENT_ACTION
+    if action != wanted:
+        return Ignore(f"{event} action {action!r} is not handled")
+    issue = _object(payload, "issue")
+    repo = _object(payload, "repository").get("full_name")
+    number = issue.get("number")
+    if not isinstance(repo, str) or not repo or not isinstance(number, int) or number <= 0:
+        return Ignore("the payload names no repository or issue")
+    repository = config.repository(repo)
+    if repository is None:
+        return Ignore(f"repository {repo!r} is not configured")
+    if not repository.automation:
+        return Ignore(f"automation is off for {repo}")
+    if issue.get("pull_request") or payload.get("is_pull"):
+        return Ignore(f"#{number} is a pull request, not an issue")
+    # Autopilot's own label edits come back as label events too: while its run is going they
+    # join it, and once it has finished the backend refuses to start another (see backend.py).
+    if event == ISSUES_EVENT:
+        return _label_route(issue, repo, number, config.trigger.label)
+    return _comment_route(payload, repo, number, bot_login)
+
+
+def _label_route(issue: dict[str, Any], repo: str, number: int, trigger: str) -> Route:
+    labels = issue.get("labels") or []
+    names = {item.get("name") for item in labels if isinstance(item, dict)}
+    if trigger not in names:
+        return Ignore(f"issue #{number} does not carry the label {trigger!r}")
+    return StartRun(repo, number)
+
+
+def _comment_route(payload: dict[str, Any], repo: str, number: int, bot_login: str) -> Route:
+    comment = _object(payload, "comment")
+    author = _login(_object(comment, "user")) or _login(_object(payload, "sender"))
+    if not author:
+        return Ignore("the comment has no author")
+    body = comment.get("body")
+    body = body if isinstance(body, str) else ""
+    # The forge user may double as a person's account (the dev stack's admin does), so only its
+    # comments carrying Autopilot's hidden marker are Autopilot's own.
+    if bot_login and author.lower() == bot_login.lower() and AUTOPILOT_MARKER in body:
+        return Ignore("written by Autopilot itself")
+    try:
+        command = parse_command(body)
+    except UnknownCommand as unknown:
+        return Ignore(str(unknown))
+    if command is None:
+        return Ignore("the comment holds no /autopilot command")
+    return RunCommand(repo, number, author, command)

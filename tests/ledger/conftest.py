@@ -1,0 +1,5 @@
+"""The time-skipping server fixture, shared with the workflow tests."""
+
+from tests.workflows.conftest import time_skipping_env
+
+__all__ = ["time_skipping_env"]

@@ -1,0 +1,104 @@
+"""A tiny workflow that makes model calls only through the gateway, and fake model activities."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import activity, workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import names
+    from domain.budget import BudgetPause, BudgetRaise, ModelGatewayStatus, ModelRunSettings
+    from domain.issue import IssueInfo
+    from domain.model import DraftPlanInput, DraftPlanOutput
+    from domain.plan import Plan, PlanTask
+    from domain.tiers import ERR_PROVIDER_UNAVAILABLE
+    from domain.usage import TokenUsage
+    from workflows.model_gateway import ModelGateway
+
+ISSUE = IssueInfo(number=1, title="t", body="b", state="open", html_url="http://x", author="a")
+PLAN = Plan(
+    summary="s",
+    tasks=[PlanTask(id="a", title="t", description="d", acceptance_criteria=["c"])],
+)
+
+
+class ProbeCall(BaseModel):
+    stage: str
+    task: PlanTask | None = None
+
+
+class ProbeInput(BaseModel):
+    settings: ModelRunSettings | None
+    calls: list[ProbeCall]
+
+
+class ProbeResult(BaseModel):
+    providers: list[str]
+    status: ModelGatewayStatus
+    pauses: list[BudgetPause | None] = Field(default_factory=list)
+
+
+@workflow.defn(name="GatewayProbe")
+class GatewayProbe:
+    @workflow.init
+    def __init__(self, input: ProbeInput) -> None:
+        self._pauses: list[BudgetPause | None] = []
+        self._gateway = ModelGateway(input.settings, on_pause=self._on_pause)
+
+    @workflow.run
+    async def run(self, input: ProbeInput) -> ProbeResult:
+        providers = []
+        for call in input.calls:
+            out = await self._gateway.call(
+                names.DRAFT_PLAN,
+                DraftPlanInput(issue=ISSUE),
+                DraftPlanOutput,
+                stage=call.stage,
+                task=call.task,
+            )
+            providers.append(out.provider)
+        return ProbeResult(providers=providers, status=self._gateway.status, pauses=self._pauses)
+
+    async def _on_pause(self, pause: BudgetPause | None) -> None:
+        self._pauses.append(pause)  # IssueWorkflow posts a comment here
+
+    @workflow.query(name="status")
+    def status(self) -> ModelGatewayStatus:
+        return self._gateway.status
+
+    @workflow.update(name="raise_budget")
+    def raise_budget(self, request: BudgetRaise) -> str:
+        return self._gateway.raise_budget(request)
+
+    @raise_budget.validator
+    def _check_raise(self, request: BudgetRaise) -> None:
+        self._gateway.check_raise(request)
+
+
+@dataclass
+class FakeModel:
+    cost_usd: float = 0.4
+    primary_down: bool = False
+    seen: list[tuple[str | None, str]] = field(default_factory=list)
+
+    def activities(self) -> list[Callable[..., Any]]:
+        model = self
+
+        @activity.defn(name=names.DRAFT_PLAN)
+        async def draft_plan(input: DraftPlanInput) -> DraftPlanOutput:
+            model.seen.append((input.tier, input.provider_role))
+            if model.primary_down and input.provider_role == "primary":
+                raise ApplicationError(
+                    "provider 'p' is unavailable", type=ERR_PROVIDER_UNAVAILABLE, non_retryable=True
+                )
+            usage = TokenUsage(input_tokens=100, output_tokens=10, calls=1, cost_usd=model.cost_usd)
+            return DraftPlanOutput(
+                plan=PLAN, usage=usage, model="m", provider=input.provider_role, tier=input.tier
+            )
+
+        return [draft_plan]

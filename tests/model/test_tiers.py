@@ -1,0 +1,136 @@
+"""Tier selection, prices and the pre-implementation cost estimate (pure functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import AutopilotConfig, RepositoryConfig
+from domain.plan import Plan, PlanTask
+from domain.tiers import (
+    ModelRouting,
+    TierModel,
+    assess_complexity,
+    estimate_plan_cost,
+)
+from domain.usage import TokenUsage
+
+
+def task(**overrides: object) -> PlanTask:
+    fields: dict[str, object] = {
+        "id": "t",
+        "title": "Fix the total",
+        "description": "Apply the discount once.",
+        "files": ["shop/pricing.py"],
+        "acceptance_criteria": ["total right"],
+    }
+    fields.update(overrides)
+    return PlanTask.model_validate(fields)
+
+
+ROUTING = ModelRouting(
+    tiers={
+        "fast": TierModel(provider="p", model="small", input_usd_per_mtok=1, output_usd_per_mtok=5),
+        "balanced": TierModel(
+            provider="p", model="mid", input_usd_per_mtok=3, output_usd_per_mtok=15
+        ),
+        "advanced": TierModel(
+            provider="p", model="big", input_usd_per_mtok=15, output_usd_per_mtok=75
+        ),
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "tier"),
+    [
+        ({}, "fast"),
+        ({"requires_deep_analysis": True}, "advanced"),
+        ({"description": "Fix the race condition in the worker"}, "balanced"),
+        ({"description": "Rework the auth architecture for concurrency"}, "advanced"),
+        ({"description": "x" * 1600}, "balanced"),
+        ({"files": [f"f{i}.py" for i in range(6)]}, "balanced"),
+        (
+            {
+                "files": [f"f{i}.py" for i in range(3)],
+                "depends_on": ["a", "b"],
+                "description": "y" * 700,
+            },
+            "balanced",  # three small signals add up to balanced
+        ),
+    ],
+)
+def test_complexity_picks_the_tier(overrides: dict[str, object], tier: str) -> None:
+    assert assess_complexity(task(**overrides)) == tier
+
+
+def test_stage_defaults_task_assessment_and_repository_overrides() -> None:
+    assert ROUTING.tier_for("plan") == "balanced"
+    assert ROUTING.tier_for("review") == "fast"
+    assert ROUTING.tier_for("edits", task(requires_deep_analysis=True)) == "advanced"
+    repo = ROUTING.model_copy(update={"overrides": {"review": "advanced", "task": "balanced"}})
+    assert repo.tier_for("review") == "advanced"
+    assert repo.tier_for("edits", task(requires_deep_analysis=True)) == "balanced"
+
+
+def test_cost_uses_the_tier_prices_per_million_tokens() -> None:
+    spec = ROUTING.model_for("balanced")
+    assert spec.cost_usd(1_000_000, 0) == 3.0
+    priced = spec.priced(TokenUsage(input_tokens=2000, output_tokens=1000, calls=1))
+    assert priced.cost_usd == pytest.approx(0.006 + 0.015)
+
+
+def test_plan_estimate_prices_each_task_at_its_tier_plus_a_review() -> None:
+    plan = Plan(
+        summary="s",
+        tasks=[task(id="easy"), task(id="hard", requires_deep_analysis=True, depends_on=["easy"])],
+    )
+    estimate = estimate_plan_cost(plan, ROUTING)
+
+    assert [(t.task_id, t.tier) for t in estimate.tasks] == [("easy", "fast"), ("hard", "advanced")]
+    assert estimate.tasks[1].cost_usd > 10 * estimate.tasks[0].cost_usd
+    assert estimate.total_cost_usd == pytest.approx(
+        sum(t.cost_usd for t in estimate.tasks) + estimate.review_cost_usd
+    )
+    assert "| hard | advanced |" in estimate.markdown()
+
+
+def test_config_without_tiers_routes_everything_to_the_default_model() -> None:
+    routing = AutopilotConfig().model.routing()
+    assert {t.provider for t in routing.tiers.values()} == {"default"}
+    assert routing.model_for("advanced").cost_usd(10**6, 10**6) == 0
+
+
+def test_config_tiers_and_repository_overrides_reach_the_run_settings() -> None:
+    config = AutopilotConfig.model_validate(
+        {
+            "model": {
+                "providers": {
+                    "claude": {"kind": "anthropic", "base_url": "https://api.anthropic.com"},
+                },
+                "tiers": {
+                    "fast": {"provider": "default", "model": "m", "backup_provider": "claude"},
+                    "balanced": {"provider": "claude", "model": "s", "input_usd_per_mtok": 3},
+                    "advanced": {"provider": "claude", "model": "o", "output_usd_per_mtok": 75},
+                },
+            },
+            "budget": {"issue_usd": 2.5, "global_usd_per_hour": 10},
+        }
+    )
+    repo = RepositoryConfig(name="r", repo="o/r", model_tiers={"review": "advanced"})
+    settings = config.model_run_settings(repo)
+
+    assert settings.routing.tier_for("review") == "advanced"
+    assert settings.routing.model_for("fast").backup_provider == "claude"
+    assert settings.budget.issue_usd == 2.5 and settings.budget.global_usd_per_hour == 10
+
+
+@pytest.mark.parametrize(
+    ("model", "problem"),
+    [
+        ({"tiers": {"fast": {"provider": "nope", "model": "m"}}}, "unknown provider 'nope'"),
+        ({"tiers": {"fast": {"provider": "default", "model": "m"}}}, "missing balanced, advanced"),
+    ],
+)
+def test_tier_mistakes_are_refused(model: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        AutopilotConfig.model_validate({"model": model})

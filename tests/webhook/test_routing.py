@@ -1,0 +1,79 @@
+"""The routing table: which verified deliveries start runs, run commands, or are ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config.settings import AutopilotConfig
+from starters.webhook.commands import Command
+from starters.webhook.routing import Ignore, RunCommand, StartRun, route
+from tests.webhook.payloads import BOT, REPO, comment_event, label_event
+
+
+def test_trigger_label_among_current_labels_starts(config: AutopilotConfig) -> None:
+    event = label_event(["bug", "autopilot"])
+    assert route("issues", event, config, BOT) == StartRun(REPO, 3)
+
+
+def test_repository_names_are_case_insensitive(config: AutopilotConfig) -> None:
+    assert route("issues", label_event(["autopilot"], repo="ACME/App"), config, BOT) == StartRun(
+        "ACME/App", 3
+    )
+
+
+def test_approve_comment_becomes_a_command(config: AutopilotConfig) -> None:
+    event = comment_event("/autopilot approve", author="carol")
+    assert route("issue_comment", event, config, BOT) == RunCommand(
+        REPO, 3, "carol", Command("approve")
+    )
+
+
+def test_the_bot_account_used_by_a_person_may_still_command(config: AutopilotConfig) -> None:
+    # The dev stack's admin is both the worker's forge user and the maintainer.
+    event = comment_event("/autopilot approve", author=BOT)
+    assert route("issue_comment", event, config, BOT) == RunCommand(
+        REPO, 3, BOT, Command("approve")
+    )
+    assert route("issues", label_event(["autopilot"], sender=BOT), config, BOT) == StartRun(REPO, 3)
+
+
+def _pull(event: dict[str, Any]) -> dict[str, Any]:
+    event["issue"]["pull_request"] = {"merged": False}
+    return event
+
+
+def _comment_on_pull(event: dict[str, Any]) -> dict[str, Any]:
+    event["is_pull"] = True
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [
+        ("push", {"action": "label_updated"}, "event 'push' is not handled"),
+        ("", {}, "event '(none)' is not handled"),
+        ("issues", {**label_event(["autopilot"]), "action": "opened"}, "action 'opened'"),
+        ("issues", {**label_event([]), "action": "label_cleared"}, "action 'label_cleared'"),
+        ("issues", label_event(["bug"]), "does not carry the label 'autopilot'"),
+        ("issues", label_event(["autopilot"], repo="other/repo"), "'other/repo' is not configured"),
+        ("issues", label_event(["autopilot"], repo="acme/manual"), "automation is off"),
+        ("issues", _pull(label_event(["autopilot"])), "#3 is a pull request"),
+        ("issues", {"action": "label_updated", "issue": {}}, "names no repository or issue"),
+        ("issue_comment", comment_event("/autopilot approve", action="edited"), "'edited'"),
+        (
+            "issue_comment",
+            comment_event("/autopilot retry\n<!-- autopilot:progress -->", author=BOT),
+            "written by Autopilot itself",
+        ),
+        ("issue_comment", comment_event("nice"), "no /autopilot command"),
+        ("issue_comment", comment_event("> /autopilot approve"), "no /autopilot command"),
+        ("issue_comment", comment_event("/autopilot merge"), "unknown command 'merge'"),
+        ("issue_comment", _comment_on_pull(comment_event("/autopilot approve")), "pull request"),
+    ],
+)
+def test_ignored(event: str, payload: dict[str, Any], reason: str, config: AutopilotConfig) -> None:
+    routed = route(event, payload, config, BOT)
+    assert isinstance(routed, Ignore), routed
+    assert reason in routed.reason
