@@ -120,7 +120,7 @@ async def benchmark(settings: Settings) -> dict[str, object]:
             "unit_ms": settings.unit_ms,
             "seed": settings.seed,
             "widths": list(WIDTHS),
-            "scheduler_weight": "unit (a parent does not know task durations)",
+            "scheduler_weight": "the plan's effort estimates (exact here; see offline_weighting)",
         },
         "results": summarize([run for _, run in runs], settings.unit_ms),
         "offline_weighting": weighting_study(dags, WIDTHS),

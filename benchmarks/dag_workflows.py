@@ -15,7 +15,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from benchmarks.batches import batches
     from benchmarks.models import ExecuteDagInput, ExecuteDagResult, RunTaskInput
-    from workflows.dag import DagScheduler
+    from workflows.dag import DagScheduler, effort_weight
 
 SLEEP_ACTIVITY = (
     "bench_sleep_task"  # benchmarks.activities.SLEEP_ACTIVITY; no activity imports here
@@ -60,8 +60,8 @@ class SchedulerDagWorkflow:
     @workflow.run
     async def run(self, input: ExecuteDagInput) -> ExecuteDagResult:
         started = workflow.time()
-        # A real parent does not know durations: tasks count alike (the default weight).
-        scheduler = DagScheduler(input.dag.tasks, input.max_parallel)
+        # As IssueWorkflow's implement stage: critical paths weighted by the plan's effort.
+        scheduler = DagScheduler(input.dag.tasks, input.max_parallel, effort_weight)
         running: dict[asyncio.Task[None], str] = {}
         while not scheduler.finished():
             for task_id in scheduler.next_to_start():

@@ -37,6 +37,8 @@ def random_dag(
         for i in range(size)
     ]
     durations = {t.id: rng.randint(MIN_UNITS, MAX_UNITS) for t in tasks}
+    # The planner's effort estimate of each task (see PlanTask.effort); here it is exact.
+    tasks = [t.model_copy(update={"effort": durations[t.id]}) for t in tasks]
     return BenchDag(name=f"dag-{seed}-{index}", tasks=tasks, durations=durations)
 
 

@@ -15,7 +15,13 @@ from pydantic import BaseModel
 
 from benchmarks.batches import batches
 from benchmarks.models import BenchDag
-from workflows.dag import DagScheduler, Weight, remaining_critical_path, unit_weight
+from workflows.dag import (
+    DagScheduler,
+    Weight,
+    effort_weight,
+    remaining_critical_path,
+    unit_weight,
+)
 
 Executor = Literal["scheduler", "batch"]
 EXECUTORS: tuple[Executor, ...] = ("scheduler", "batch")
@@ -86,7 +92,7 @@ def plan_run(dag: BenchDag, width: int) -> DagRun:
         max_parallel=width,
         bound_units=lower_bound(dag, width),
         runs={
-            "scheduler": ExecutorRun(ideal_units=simulate_scheduler(dag, width)),
+            "scheduler": ExecutorRun(ideal_units=simulate_scheduler(dag, width, effort_weight)),
             "batch": ExecutorRun(ideal_units=simulate_batches(dag, width)),
         },
     )

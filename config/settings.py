@@ -244,6 +244,13 @@ class RepositoryConfig(RepoSettings):
     repo: RepoFullName = Field(description="'owner/name' on the forge")
     default_branch: str = Field(default="main", min_length=1)
     automation: bool = True
+    depends_on: list[RepoKey] = Field(
+        default_factory=list, description="Repositories whose changes merge before this one's"
+    )
+    triggers: list[RepoKey] = Field(
+        default_factory=list,
+        description="Repositories a change here also needs; they merge after this one",
+    )
     model_tiers: dict[Literal["plan", "edits", "fix", "review", "task"], Tier] | None = Field(
         default=None, description="Tier overrides per stage ('task': every task's edits)"
     )
@@ -252,10 +259,31 @@ class RepositoryConfig(RepoSettings):
         return RepoSettings.model_validate(self.model_dump(include=set(RepoSettings.model_fields)))
 
 
+class CrossRepoWorkflowConfig(_Section):
+    """A named set of repositories changed together (``CrossRepoWorkflow``)."""
+
+    repositories: list[RepoKey] = Field(min_length=1, description="Names from 'repositories'")
+    coordination: Literal["sequential", "parallel"] = "sequential"
+    on_failure: Literal["hold", "compensate"] = "hold"
+    poll_seconds: int = Field(default=60, gt=0)
+    max_poll_seconds: int = Field(default=900, gt=0)
+    needs_human_grace_seconds: int = Field(default=3600, ge=0)
+    merge_style: Literal["merge", "squash", "rebase"] = "merge"
+
+    @field_validator("repositories")
+    @classmethod
+    def _distinct(cls, repositories: list[str]) -> list[str]:
+        repeated = sorted({r for r in repositories if repositories.count(r) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return repositories
+
+
 class RepositoriesFile(_Section):
-    """The whole of ``repositories.yaml``; a mapping so later top-level keys fit beside the list."""
+    """The whole of ``repositories.yaml``: the repositories and the cross-repo workflows."""
 
     repositories: list[RepositoryConfig] = Field(default_factory=list)
+    cross_repo_workflows: dict[RepoKey, CrossRepoWorkflowConfig] = Field(default_factory=dict)
 
 
 class AutopilotConfig(_Section):
@@ -268,6 +296,7 @@ class AutopilotConfig(_Section):
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     repositories: list[RepositoryConfig] = Field(default_factory=list)
+    cross_repo_workflows: dict[RepoKey, CrossRepoWorkflowConfig] = Field(default_factory=dict)
 
     _source: str = PrivateAttr(default="config")
     _env: Mapping[str, str] = PrivateAttr(default_factory=lambda: os.environ)
@@ -279,6 +308,9 @@ class AutopilotConfig(_Section):
         if problem:
             raise ValueError(f"{problem[0]}: {problem[1]}")
         return repositories
+
+    def repository_named(self, name: str) -> RepositoryConfig | None:
+        return next((r for r in self.repositories if r.name == name), None)
 
     def repository(self, full_name: str) -> RepositoryConfig | None:
         """The repository configured for ``owner/name`` (Gitea names are case-insensitive)."""
@@ -325,6 +357,67 @@ def _duplicate(repositories: Sequence[RepositoryConfig]) -> tuple[str, str] | No
     return None
 
 
+def merge_edges(repositories: Sequence[RepositoryConfig]) -> dict[str, set[str]]:
+    """name -> names merged before it: its ``depends_on`` and every repository triggering it."""
+    edges: dict[str, set[str]] = {r.name: set(r.depends_on) for r in repositories}
+    for repo in repositories:
+        for triggered in repo.triggers:
+            edges.setdefault(triggered, set()).add(repo.name)
+    return edges
+
+
+def _graph_problem(file: RepositoriesFile) -> tuple[str, str] | None:
+    """(dotted key, reason) of an unknown repository name or a dependency cycle."""
+    known = {r.name for r in file.repositories}
+    for index, repo in enumerate(file.repositories):
+        for key in ("depends_on", "triggers"):
+            for position, name in enumerate(getattr(repo, key)):
+                where = f"repositories[{index}].{key}[{position}]"
+                if name not in known:
+                    return where, f"unknown repository {name!r}"
+                if name == repo.name:
+                    return where, "names the repository itself"
+    for workflow, spec in file.cross_repo_workflows.items():
+        for position, name in enumerate(spec.repositories):
+            if name not in known:
+                key = f"cross_repo_workflows.{workflow}.repositories[{position}]"
+                return key, f"unknown repository {name!r}"
+    cycle = find_cycle(merge_edges(file.repositories))
+    if cycle:
+        index = next(i for i, r in enumerate(file.repositories) if r.name == cycle[0])
+        return f"repositories[{index}].depends_on", (
+            "dependency cycle (depends_on and triggers): " + " -> ".join(cycle)
+        )
+    return None
+
+
+def find_cycle(edges: Mapping[str, set[str]]) -> list[str] | None:
+    """One cycle of ``edges`` as [a, b, ..., a], or None; deterministic (sorted walk)."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for after in sorted(edges.get(node, ())):
+            if state.get(after) == 1:
+                return [*path[path.index(after) :], after]
+            if after not in state:
+                found = visit(after)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(edges):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
 def load_config(
     path: Path | None = None,
     repositories_path: Path | None = None,
@@ -343,10 +436,11 @@ def load_config(
     config = _validate(AutopilotConfig, service, path, overrides)
 
     repositories = _validate(RepositoriesFile, _read_mapping(repositories_path), repositories_path)
-    problem = _duplicate(repositories.repositories)
+    problem = _duplicate(repositories.repositories) or _graph_problem(repositories)
     if problem:
         raise ConfigError(repositories_path, *problem)
     config.repositories = repositories.repositories
+    config.cross_repo_workflows = repositories.cross_repo_workflows
     config._source = str(path)
     config._env = env
     return config

@@ -27,6 +27,9 @@ BUDGET_RESERVE = "budget.reserve"
 BUDGET_SETTLE = "budget.settle"
 
 WINDOW = timedelta(hours=1)
+# While the global budget is used up, a paused run looks at the ledger again this often
+# (someone may have raised the limit; the ledger cannot wake runs in other workflows).
+DEFAULT_GLOBAL_RECHECK_SECONDS = 300.0
 # A reservation never settled (its run died) stops holding budget after this long.
 RESERVATION_TTL = timedelta(hours=1)
 
@@ -58,6 +61,11 @@ class ModelRunSettings(BaseModel):
 
     routing: ModelRouting
     budget: BudgetLimits = Field(default_factory=BudgetLimits)
+    global_recheck_seconds: float = Field(
+        default=DEFAULT_GLOBAL_RECHECK_SECONDS,
+        ge=1,
+        description="How often a run paused by the global budget asks the ledger again",
+    )
 
 
 class BudgetRaise(BaseModel):
@@ -86,7 +94,10 @@ class BudgetPause(BaseModel):
         if self.scope == "global":
             when = f" at {self.retry_at:%H:%M} UTC" if self.retry_at else ""
             return text + f" The run continues when the hourly budget renews{when} or is raised."
-        return text + " Raise it with the `raise_budget` Update, or cancel the run."
+        return text + (
+            " Raise it (`python -m starters.steer --repo … --issue … raise-budget --issue-usd …`,"
+            " or the `raise_budget` Update), or cancel the run."
+        )
 
 
 class ReserveRequest(BaseModel):
@@ -172,6 +183,16 @@ class ModelGatewayStatus(BaseModel):
             self.usage_by_task[task_id] = self.usage_by_task.get(task_id, TokenUsage()) + usage
         self.tiers[task_id or stage] = tier
         self.total = self.total + usage
+
+    def merge(self, child: ModelGatewayStatus) -> None:
+        """Fold a child task's model usage into this (the issue's) status."""
+        for stage, usage in child.usage_by_stage.items():
+            self.usage_by_stage[stage] = self.usage_by_stage.get(stage, TokenUsage()) + usage
+        for task_id, usage in child.usage_by_task.items():
+            self.usage_by_task[task_id] = self.usage_by_task.get(task_id, TokenUsage()) + usage
+        self.tiers.update(child.tiers)
+        self.failovers.extend(child.failovers)
+        self.total = self.total + child.total
 
     def markdown(self) -> str:
         """A table for the progress comment and the PR body."""

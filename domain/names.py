@@ -34,7 +34,9 @@ SA_REPO = SearchAttributeKey.for_keyword("Repo")
 SA_ISSUE = SearchAttributeKey.for_int("Issue")
 SA_STAGE = SearchAttributeKey.for_keyword("Stage")
 SA_OUTCOME = SearchAttributeKey.for_keyword("Outcome")
-SEARCH_ATTRIBUTES = (SA_REPO, SA_ISSUE, SA_STAGE, SA_OUTCOME)
+# "<cross-repo workflow name>:<trigger repo>#<n>" on a CrossRepoWorkflow and all its children.
+SA_CROSS_REPO = SearchAttributeKey.for_keyword("CrossRepo")
+SEARCH_ATTRIBUTES = (SA_REPO, SA_ISSUE, SA_STAGE, SA_OUTCOME, SA_CROSS_REPO)
 
 # Error types raised by activities as non-retryable ApplicationErrors; workflows match on them.
 ERR_INVALID_MODEL_OUTPUT = "InvalidModelOutput"

@@ -18,6 +18,12 @@ class PlanTask(BaseModel):
     depends_on: list[str] = Field(default_factory=list)
     acceptance_criteria: list[str] = Field(min_length=1)
     priority: int = Field(default=0, description="Higher runs first among ready tasks")
+    effort: int = Field(
+        default=1,
+        ge=1,
+        le=20,
+        description="Relative effort estimate; the longest chains of effort are started first",
+    )
     requires_deep_analysis: bool = False
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.budget import ModelGatewayStatus, ModelRunSettings
 from domain.issue import IssueRef
 from domain.review import ReviewVerdict
 from domain.task import TaskProgress
@@ -55,6 +56,9 @@ class IssueWorkflowInput(BaseModel):
     issue: IssueRef
     repo_settings: RepoSettings = Field(default_factory=RepoSettings)
     settings: RunSettings = Field(default_factory=RunSettings)
+    model: ModelRunSettings | None = Field(
+        default=None, description="Tiers and budgets; None sends every call to the one model"
+    )
 
 
 class ApprovalDecision(BaseModel):
@@ -99,6 +103,9 @@ class IssueStatus(BaseModel):
     pr_url: str | None = None
     pr_number: int | None = None
     error: str | None = None
+    model: ModelGatewayStatus | None = Field(
+        default=None, description="Cost per stage and task, failovers, a budget pause"
+    )
 
     @property
     def total_usage(self) -> TokenUsage:

@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.budget import ModelGatewayStatus, ModelRunSettings
 from domain.change import TestRun
 from domain.issue import IssueInfo
 from domain.plan import Plan, PlanTask
@@ -46,6 +47,9 @@ class TaskWorkflowInput(BaseModel):
     )
     test_timeout_seconds: int = Field(default=600, gt=0)
     max_test_attempts: int = Field(default=0, ge=0, description="Test runs per task, at most")
+    model: ModelRunSettings | None = Field(
+        default=None, description="Tiers, and the task's allowance as its budget"
+    )
 
 
 class TaskResult(BaseModel):
@@ -56,6 +60,7 @@ class TaskResult(BaseModel):
     files: list[str] = Field(default_factory=list)
     usage: TokenUsage = Field(default_factory=TokenUsage)
     test_run: TestRun | None = None
+    model: ModelGatewayStatus | None = None
 
 
 class TaskProgress(BaseModel):

@@ -74,6 +74,7 @@ def workflow_input(config: AutopilotConfig, issue: IssueRef) -> IssueWorkflowInp
         issue=issue,
         repo_settings=repository.repo_settings(),
         settings=RunSettings.model_validate(config.run.model_dump()),
+        model=config.model_run_settings(repository),
     )
 
 

@@ -18,19 +18,21 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.forge.activities import ForgeActivities
+from activities.forge.cross_repo import CrossRepoForgeActivities
 from activities.model.conflicts import ConflictActivities
 from activities.model.factory import budget_activities, build_model_activities
 from activities.model.metrics import serve_prometheus
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.workspace.activities import WorkspaceActivities
+from activities.workspace.revert import RevertActivities
 from config.settings import AutopilotConfig, ConfigError, load_config
 from workers.observability import configure_logging
+from workflows.cross_repo import CrossRepoWorkflow
 from workflows.issue import IssueWorkflow
 from workflows.ledger import BudgetLedgerWorkflow
 from workflows.task import TaskWorkflow
 
-WORKFLOWS = [IssueWorkflow, TaskWorkflow, BudgetLedgerWorkflow]
+WORKFLOWS = [IssueWorkflow, TaskWorkflow, BudgetLedgerWorkflow, CrossRepoWorkflow]
 log = structlog.get_logger("autopilot.worker")
 
 
@@ -47,10 +49,12 @@ def forge_token_lookup(config: AutopilotConfig) -> Callable[[str], str | None]:
 
 
 @asynccontextmanager
-async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Callable[..., Any]]]:
+async def autopilot_activities(
+    config: AutopilotConfig, client: Client
+) -> AsyncIterator[list[Callable[..., Any]]]:
     """All activity callables, with their pooled clients closed afterwards."""
     token_for = forge_token_lookup(config)
-    forge = ForgeActivities(lambda url: token_for(url) or "")
+    forge = CrossRepoForgeActivities(lambda url: token_for(url) or "")
     provider = OpenAICompatibleProvider(
         base_url=config.model.base_url,
         model=config.model.model,
@@ -64,6 +68,7 @@ async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Ca
         token_for=token_for,
         max_edit_bytes=config.workspace.max_edit_bytes,
     )
+    revert = RevertActivities(root=config.workspace.root / "reverts", token_for=token_for)
     try:
         yield [
             forge.get_issue,
@@ -72,6 +77,13 @@ async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Ca
             forge.set_issue_labels,
             forge.upsert_comment,
             forge.open_pull_request,
+            forge.ensure_linked_issue,
+            forge.pull_verdict,
+            forge.update_pull_section,
+            forge.merge_pull,
+            forge.close_pull,
+            forge.delete_branch,
+            revert.revert_merge,
             model.draft_plan,
             model.draft_edits,
             model.review_change,
@@ -83,6 +95,7 @@ async def autopilot_activities(config: AutopilotConfig) -> AsyncIterator[list[Ca
             workspace.ensure_branch,
             workspace.integrate,
             conflicts.resolve_conflict,
+            *budget_activities(client, config),
         ]
     finally:
         await forge.aclose()
@@ -100,12 +113,12 @@ async def connect(config: AutopilotConfig) -> Client:
 
 async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
     client = await connect(config)
-    async with autopilot_activities(config) as activities:
+    async with autopilot_activities(config, client) as activities:
         worker = Worker(
             client,
             task_queue=config.temporal.task_queue,
             workflows=WORKFLOWS,
-            activities=[*activities, *budget_activities(client, config)],
+            activities=activities,
         )
         log.info(
             "worker started",

@@ -24,6 +24,11 @@ def unit_weight(task: PlanTask) -> float:
     return 1.0
 
 
+def effort_weight(task: PlanTask) -> float:
+    """The planner's relative effort estimate: critical paths measured in expected work."""
+    return float(task.effort)
+
+
 @dataclass(frozen=True)
 class DagProblem:
     """One defect of a task graph.

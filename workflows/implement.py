@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.workspace import WorkspaceRef, WorkspaceState
     from workflows import options, recovery
-    from workflows.dag import DagScheduler
+    from workflows.dag import DagScheduler, effort_weight
 
 if TYPE_CHECKING:
     from workflows.issue import IssueWorkflow
@@ -58,8 +58,9 @@ class TaskRunner:
         self._workspace = workspace
         self._tasks = {t.id: t for t in plan.tasks}
         self._settings = wf._input.settings
-        self._dag = DagScheduler(plan.tasks, self._settings.max_parallel_tasks)
+        self._dag = DagScheduler(plan.tasks, self._settings.max_parallel_tasks, effort_weight)
         self._guidance: dict[str, str] = {}
+        self._allowances: dict[str, float | None] = {}
 
     async def run(self) -> None:
         wf = self._wf
@@ -117,6 +118,9 @@ class TaskRunner:
                 "key": task_workflow_id(wf._input.issue.workflow_id, task.id),
             }
         )
+        # The task's model budget is carved out of the issue's before it starts.
+        allowance = await wf._gateway.task_allowance(task.id)
+        self._allowances[task.id] = allowance
         return await workflow.execute_child_workflow(
             TASK_WORKFLOW,
             TaskWorkflowInput(
@@ -129,6 +133,7 @@ class TaskRunner:
                 test_command=repo.test_command if self._settings.task_test_attempts else None,
                 test_timeout_seconds=repo.test_timeout_seconds,
                 max_test_attempts=self._settings.task_test_attempts,
+                model=wf._gateway.settings_for_task(allowance),
             ),
             id=task_workflow_id(wf._input.issue.workflow_id, task.id),
             result_type=TaskResult,
@@ -138,12 +143,16 @@ class TaskRunner:
 
     async def _finish(self, task_id: str, child: asyncio.Task[TaskResult]) -> None:
         wf = self._wf
+        allowance = self._allowances.pop(task_id, None)
         try:
             result = child.result()
         except ChildWorkflowError as err:
+            # What a failed task spent is unknown here: count its whole allowance.
+            wf._gateway.task_finished(task_id, allowance, None, assumed_spent=allowance)
             cause = err.cause
             self._fail(task_id, getattr(cause, "message", None) or str(err))
             return
+        wf._gateway.task_finished(task_id, allowance, result.model)
         wf._add_usage(result.usage)
         problem = await self._integrate(self._tasks[task_id], result)
         if problem:
@@ -267,6 +276,6 @@ class TaskRunner:
                 self._guidance[task_id] = resumed.guidance
             state.failed = {}
             self._dag = DagScheduler.restore(
-                self._plan.tasks, self._settings.max_parallel_tasks, state
+                self._plan.tasks, self._settings.max_parallel_tasks, state, effort_weight
             )
         self._sync()

@@ -20,6 +20,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import names
+    from domain.budget import BudgetPause, BudgetRaise
     from domain.change import CommitInfo, DiffSummary, TestRun
     from domain.forge import (
         CommentRef,
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         StageTiming,
     )
     from domain.task import CancelRequest, SkipTaskRequest
+    from domain.tiers import estimate_plan_cost
     from domain.usage import TokenUsage
     from domain.workspace import (
         ApplyEditsInput,
@@ -69,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.dag import validate_dag
     from workflows.gates import review_gates
     from workflows.implement import TaskRunner
+    from workflows.model_gateway import ModelGateway
 
 T = TypeVar("T")
 
@@ -108,6 +111,9 @@ class IssueWorkflow:
         self._touched: list[str] = []
         self._changes = 0
         self._calls = 0
+        self._gateway = ModelGateway(input.model, on_pause=self._budget_paused)
+        if input.model is not None:
+            self._status.model = self._gateway.status
 
     # ----- run -------------------------------------------------------------------------------
 
@@ -221,13 +227,13 @@ class IssueWorkflow:
                     "plan", f"{self._status.plan_version} plans were rejected; giving up"
                 )
             await self._enter("plan")
-            raw = await self._call(
+            raw = await self._ask(
                 names.DRAFT_PLAN,
                 DraftPlanInput(
                     issue=issue, repo_files=files[:MAX_REPO_FILES_IN_PROMPT], feedback=feedback
                 ),
                 dict,
-                options.MODEL,
+                stage="plan",
             )
             # Decoded leniently so that a broken task graph becomes planner feedback, not a
             # workflow task that fails on decoding forever.
@@ -248,7 +254,13 @@ class IssueWorkflow:
             await self._comment(
                 f"plan:{version}",
                 render.plan_comment(
-                    drafted.plan, version, self._input.issue, settings.auto_approve
+                    drafted.plan,
+                    version,
+                    self._input.issue,
+                    settings.auto_approve,
+                    estimate_plan_cost(drafted.plan, self._input.model.routing).markdown()
+                    if self._input.model is not None
+                    else None,
                 ),
             )
             self._end_stage()
@@ -351,11 +363,11 @@ class IssueWorkflow:
                     requested_changes=[f"{g.name}: {g.detail}" for g in failed],
                 )
             else:
-                reviewed = await self._call(
+                reviewed = await self._ask(
                     names.REVIEW_CHANGE,
                     ReviewChangeInput(issue=issue, plan=plan, diff=diff, test_run=test_run),
                     ReviewChangeOutput,
-                    options.MODEL,
+                    stage="review",
                 )
                 self._add_usage(reviewed.usage)
                 verdict = reviewed.verdict
@@ -400,7 +412,7 @@ class IssueWorkflow:
             FileContents,
             options.GIT,
         )
-        drafted = await self._call(
+        drafted = await self._ask(
             names.DRAFT_EDITS,
             DraftEditsInput(
                 purpose=purpose,  # type: ignore[arg-type]
@@ -411,7 +423,8 @@ class IssueWorkflow:
                 feedback=feedback,
             ),
             DraftEditsOutput,
-            options.MODEL,
+            stage="fix" if purpose == "fix" else "edits",
+            task=task,
         )
         self._add_usage(drafted.usage)
         self._changes += 1
@@ -453,12 +466,13 @@ class IssueWorkflow:
     ) -> ResumeRequest | None:
         """Label needs-human, say what failed, and wait for resume (or skip-task, or cancel)."""
         self._escalations += 1
-        self._status.waiting_for = "resume"
         await self._labels(add=[names.LABEL_NEEDS_HUMAN])
         body = render.escalation_comment(reason, details, self._input.issue)
         if tasks_failed:
             body += "\n\n" + render.task_escalation_help(self._input.issue)
         await self._comment(f"needs-human:{self._escalations}", body)
+        # Only now is anyone told, so only now does the run accept a resume.
+        self._status.waiting_for = "resume"
         await self._report()
         await workflow.wait_condition(
             lambda: self._resume is not None or bool(self._skips) or self._cancel is not None
@@ -493,10 +507,34 @@ class IssueWorkflow:
                 retry_policy=opts.retry,
             )
         except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type in options.PERMANENT_ERRORS:
-                raise StageFailed(stage or self._status.stage, cause.message) from err
-            raise
+            raise self._stage_failure(err, stage) from err
+
+    async def _ask(
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type[T],
+        stage: str,
+        task: PlanTask | None = None,
+    ) -> T:
+        """A model call through the gateway: tier, budgets, failover."""
+        try:
+            return await self._gateway.call(activity, arg, result_type, stage=stage, task=task)  # type: ignore[type-var]
+        except ActivityError as err:
+            raise self._stage_failure(err, None) from err
+
+    def _stage_failure(self, err: ActivityError, stage: str | None) -> Exception:
+        """Permanent activity failures end the stage with a comment; others stay as they are."""
+        cause = err.cause
+        if isinstance(cause, ApplicationError) and cause.type in options.PERMANENT_ERRORS:
+            return StageFailed(stage or self._status.stage, cause.message)
+        return err
+
+    async def _budget_paused(self, pause: BudgetPause | None) -> None:
+        if pause is not None:
+            await self._comment(f"budget:{pause.scope}", pause.message())
+        self._status.waiting_for = "budget" if pause is not None else None
+        await self._report()
 
     async def _labels(self, add: list[str] | None = None, remove: list[str] | None = None) -> None:
         await self._call(
@@ -561,9 +599,14 @@ class IssueWorkflow:
         self._status.outcome = "failed"
         self._status.waiting_for = None
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("failed")])
-        await self._comment(f"failed:{stage}", render.failure_comment(stage, message))
-        await self._labels(add=[names.LABEL_FAILED], remove=[names.LABEL_IN_PROGRESS])
-        await self._report()
+        try:
+            await self._comment(f"failed:{stage}", render.failure_comment(stage, message))
+            await self._labels(add=[names.LABEL_FAILED], remove=[names.LABEL_IN_PROGRESS])
+            await self._report()
+        except StageFailed as unreported:
+            # E.g. an archived repository refuses the comment too: the run's own failure
+            # (and the Web UI) must still say what went wrong first.
+            workflow.logger.warning("could not report the failure on the issue: %s", unreported)
 
     # ----- handlers --------------------------------------------------------------------------
 
@@ -585,6 +628,14 @@ class IssueWorkflow:
             raise ValueError(f"{decision.approver!r} is not an approver for this repository")
         if not decision.approved and not decision.feedback.strip():
             raise ValueError("a rejection needs feedback saying what to change")
+
+    @workflow.update(name="raise_budget")
+    def raise_budget(self, request: BudgetRaise) -> str:
+        return self._gateway.raise_budget(request)
+
+    @raise_budget.validator
+    def _check_raise(self, request: BudgetRaise) -> None:
+        self._gateway.check_raise(request)
 
     @workflow.signal(name="decide")
     def decide(self, decision: ApprovalDecision) -> None:

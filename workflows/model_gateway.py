@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.budget import (
         BUDGET_RESERVE,
         BUDGET_SETTLE,
+        DEFAULT_GLOBAL_RECHECK_SECONDS,
+        BudgetLimits,
         BudgetPause,
         BudgetRaise,
         Failover,
@@ -45,8 +47,8 @@ ERR_MODEL_REQUEST_REJECTED = "ModelRequestRejected"
 # Causes that move a call to the backup provider: the primary is down, not the request bad.
 FAILOVER_ERRORS = frozenset({ERR_PROVIDER_UNAVAILABLE, ERR_MODEL_UNAVAILABLE})
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
-# While the global budget is used up, look again this often (someone may raise it).
-GLOBAL_RECHECK = timedelta(minutes=5)
+# The default of ``ModelRunSettings.global_recheck_seconds``.
+GLOBAL_RECHECK = timedelta(seconds=DEFAULT_GLOBAL_RECHECK_SECONDS)
 
 _NON_RETRYABLE = [*options.PERMANENT_ERRORS, ERR_PROVIDER_UNAVAILABLE]
 # The primary gets fewer attempts than a lone provider would: a backup is waiting.
@@ -132,7 +134,7 @@ class ModelGateway:
         actual = 0.0
         try:
             output = await self._with_failover(activity, input, output_type, stage, task_id, tier)
-            usage: TokenUsage = getattr(output, "usage")  # noqa: B009 - every model output has it
+            usage = _usage_of(output)
             actual = usage.cost_usd
             self.status.add(stage, task_id, tier, usage)
             return output
@@ -151,6 +153,53 @@ class ModelGateway:
                     type(None),
                     LEDGER,
                 )
+
+    # ----- child tasks -----------------------------------------------------------------------
+
+    def settings_for_task(self, allowance: float | None) -> ModelRunSettings | None:
+        """What a child task's own gateway gets: the routing, the global budget, and its
+        allowance as its task budget (the issue budget stays here, in the parent)."""
+        if self._settings is None or self._limits is None:
+            return None
+        budget = BudgetLimits(
+            task_usd=allowance, global_usd_per_hour=self._limits.global_usd_per_hour
+        )
+        return self._settings.model_copy(update={"budget": budget})
+
+    async def task_allowance(self, task_id: str) -> float | None:
+        """Reserve what a child task may spend: its task limit, capped by what the issue has
+        left, so parallel tasks together never overrun the issue budget by more than the calls
+        in flight. Waits, paused, while the issue budget is used up."""
+        if self._limits is None:
+            return None
+        while True:
+            limits = self._limits
+            if limits.issue_usd is None:
+                return limits.task_usd
+            left = round(limits.issue_usd - self._issue_spent - self._issue_reserved, 6)
+            if left > 0:
+                break
+            pause = BudgetPause(
+                scope="issue", limit_usd=limits.issue_usd, spent_usd=self._issue_spent
+            )
+            await self._pause(pause, timeout=None)
+        allowance = left if limits.task_usd is None else min(left, limits.task_usd)
+        self._issue_reserved += allowance
+        self._task_reserved[task_id] = self._task_reserved.get(task_id, 0.0) + allowance
+        return allowance
+
+    def task_finished(
+        self,
+        task_id: str,
+        allowance: float | None,
+        child: ModelGatewayStatus | None,
+        assumed_spent: float | None = None,
+    ) -> None:
+        """Release a child's allowance and account what it really spent."""
+        spent = child.total.cost_usd if child is not None else (assumed_spent or 0.0)
+        self._settle_local(allowance or 0.0, spent, task_id)
+        if child is not None:
+            self.status.merge(child)
 
     # ----- human handlers (the workflow's Update delegates here) ------------------------------
 
@@ -208,7 +257,9 @@ class ModelGateway:
         self._issue_reserved = max(0.0, self._issue_reserved - reserved)
         self._issue_spent = round(self._issue_spent + actual, 6)
         if task_id is not None:
-            self._task_reserved[task_id] = max(0.0, self._task_reserved[task_id] - reserved)
+            self._task_reserved[task_id] = max(
+                0.0, self._task_reserved.get(task_id, 0.0) - reserved
+            )
             self._task_spent[task_id] = round(self._task_spent.get(task_id, 0.0) + actual, 6)
 
     async def _reserve_global(self, amount: float) -> str | None:
@@ -223,11 +274,14 @@ class ModelGateway:
             amount_usd=amount,
             limit_usd_per_hour=self._limits.global_usd_per_hour,
         )
+        assert self._settings is not None
+        recheck = timedelta(seconds=self._settings.global_recheck_seconds)
         while True:
             grant = await _execute(BUDGET_RESERVE, request, ReserveGrant, LEDGER)
             if grant.granted:
+                await self._resume_from_global()
                 return request.reservation_id
-            timeout = GLOBAL_RECHECK
+            timeout = recheck
             if grant.retry_at is not None:
                 timeout = min(timeout, max(timedelta(seconds=1), grant.retry_at - workflow.now()))
             pause = BudgetPause(
@@ -238,10 +292,20 @@ class ModelGateway:
             )
             await self._pause(pause, timeout=timeout)
 
+    async def _resume_from_global(self) -> None:
+        """The ledger granted again: clear a global pause and say so, as a raise would."""
+        if self.status.paused is None or self.status.paused.scope != "global":
+            return
+        self.status.paused = None
+        if self._on_pause is not None:
+            await self._on_pause(None)
+
     async def _pause(self, pause: BudgetPause, timeout: timedelta | None) -> None:
         """Wait for a raise (or, for the global budget, the next look at the ledger)."""
         raises = self._raises
-        announce = self.status.paused != pause
+        # Announced once per pause: a re-look at the ledger only refreshes the numbers.
+        before = self.status.paused
+        announce = before is None or (before.scope, before.task_id) != (pause.scope, pause.task_id)
         self.status.paused = pause
         if announce:
             workflow.logger.warning("model budget used up: %s", pause.message())
@@ -298,9 +362,15 @@ class ModelGateway:
             )
             backup = input.model_copy(update={"tier": tier, "provider_role": "backup"})
             output = await _execute(activity, backup, output_type, BACKUP)
-        if self.status.paused is not None and self.status.paused.scope == "global":
-            self.status.paused = None
         return output
+
+
+def _usage_of(output: Any) -> TokenUsage:
+    # Outputs decoded leniently arrive as dicts (see the plan stage); the rest are models.
+    if isinstance(output, dict):
+        return TokenUsage.model_validate(output.get("usage") or {})
+    usage: TokenUsage = output.usage
+    return usage
 
 
 async def _execute(

@@ -67,8 +67,15 @@ def progress_comment(status: IssueStatus, workflow_id: str) -> str:
     if status.tasks:
         lines += ["", tasks_table(status)]
     if status.usage:
-        lines += ["", usage_table(status.usage)]
+        lines += ["", usage_markdown(status)]
     return "\n".join(lines)
+
+
+def usage_markdown(status: IssueStatus) -> str:
+    """Tiers and cost when the run is tiered; plain token counts otherwise."""
+    if status.model is not None and status.model.total.calls:
+        return status.model.markdown()
+    return usage_table(status.usage)
 
 
 TASK_MARKS = {
@@ -93,17 +100,13 @@ def tasks_table(status: IssueStatus) -> str:
 
 def task_escalation_help(issue: IssueRef) -> str:
     """What a person can do when tasks failed: their work so far is on the issue branch."""
-    wid = issue.workflow_id
+    steer = f"python -m starters.steer --repo {issue.repo.full_name} --issue {issue.number}"
     return (
         "Tasks that completed are already merged into "
         f"`{issue.branch}`; they will not run again.\n\n"
         "- **resume**: run the failed task(s) again, with optional guidance (command above).\n"
-        "- **skip a task**: its dependents then proceed without it:\n"
-        f"  `temporal workflow signal --workflow-id '{wid}' --name skip-task "
-        '--input \'{"task_id": "<task id>", "by": "<you>"}\'`\n'
-        "- **cancel** the run (running tasks are cancelled):\n"
-        f"  `temporal workflow signal --workflow-id '{wid}' --name cancel "
-        '--input \'{"by": "<you>"}\'`'
+        f"- **skip a task**, so its dependents proceed without it: `{steer} skip-task <task id>`\n"
+        f"- **cancel** the run (running tasks are cancelled): `{steer} cancel`"
     )
 
 
@@ -120,8 +123,15 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def plan_comment(plan: Plan, version: int, issue: IssueRef, auto_approved: bool) -> str:
+def plan_comment(
+    plan: Plan,
+    version: int,
+    issue: IssueRef,
+    auto_approved: bool,
+    cost_estimate: str | None = None,
+) -> str:
     head = f"### Autopilot plan (version {version})"
+    estimate = f"\n\n#### Estimated model cost\n\n{cost_estimate}" if cost_estimate else ""
     if auto_approved:
         gate = "This plan was approved automatically (auto-approve is on for this installation)."
     else:
@@ -136,7 +146,7 @@ def plan_comment(plan: Plan, version: int, issue: IssueRef, auto_approved: bool)
             f"```\ntemporal workflow update execute --workflow-id '{issue.workflow_id}' "
             '--name approve --input \'{"approver": "<you>", "approved": true}\'\n```'
         )
-    return f"{head}\n\n{plan_markdown(plan)}\n\n{gate}"
+    return f"{head}\n\n{plan_markdown(plan)}{estimate}\n\n{gate}"
 
 
 def reminder_comment(version: int, waited_seconds: int, expires_in_seconds: int) -> str:
@@ -193,8 +203,8 @@ def pull_request_body(
             gates_markdown(gates),
             "",
             rubric_table,
-            "## Token usage",
-            usage_table(status.usage),
+            "## Model usage",
+            usage_markdown(status),
             "",
             f"_Opened by Autopilot, run `{issue.workflow_id}`._",
         ]

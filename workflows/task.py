@@ -17,12 +17,14 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from domain import names
+    from domain.budget import BudgetPause, BudgetRaise
     from domain.change import CommitInfo, TestRun
     from domain.model import DraftEditsInput, DraftEditsOutput
     from domain.task import TASK_WORKFLOW, TaskResult, TaskWorkflowInput
     from domain.usage import TokenUsage
     from domain.workspace import ApplyEditsInput, FileContents, ReadFilesInput, RunTestsInput
     from workflows import options, recovery
+    from workflows.model_gateway import ModelGateway
 
 T = TypeVar("T")
 
@@ -38,9 +40,12 @@ TASK_TEST_RETRY = RetryPolicy(
 
 @workflow.defn(name=TASK_WORKFLOW)
 class TaskWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, input: TaskWorkflowInput) -> None:
         self._calls = 0
         self._usage = TokenUsage()
+        self._gateway = ModelGateway(input.model, on_pause=self._budget_paused)
+        self._paused: BudgetPause | None = None
 
     @workflow.run
     async def run(self, input: TaskWorkflowInput) -> TaskResult:
@@ -96,6 +101,7 @@ class TaskWorkflow:
             files=files,
             usage=self._usage,
             test_run=test_run,
+            model=self._gateway.status if input.model is not None else None,
         )
 
     async def _change(
@@ -107,7 +113,7 @@ class TaskWorkflow:
             FileContents,
             options.GIT,
         )
-        drafted = await self._call(
+        drafted = await self._gateway.call(
             names.DRAFT_EDITS,
             DraftEditsInput(
                 purpose=purpose,  # type: ignore[arg-type]
@@ -118,7 +124,8 @@ class TaskWorkflow:
                 feedback=feedback,
             ),
             DraftEditsOutput,
-            options.MODEL,
+            stage="fix" if purpose == "fix" else "edits",
+            task=input.task,
         )
         self._usage = self._usage + drafted.usage
         # Stable across retries of this call, distinct for every change and every attempt.
@@ -163,3 +170,19 @@ class TaskWorkflow:
             heartbeat_timeout=opts.heartbeat,
             retry_policy=opts.retry,
         )
+
+    async def _budget_paused(self, pause: BudgetPause | None) -> None:
+        # The parent's status shows the task as running; this task's own status says why.
+        self._paused = pause
+
+    @workflow.query(name="budget_pause")
+    def budget_pause(self) -> BudgetPause | None:
+        return self._paused
+
+    @workflow.update(name="raise_budget")
+    def raise_budget(self, request: BudgetRaise) -> str:
+        return self._gateway.raise_budget(request)
+
+    @raise_budget.validator
+    def _check_raise(self, request: BudgetRaise) -> None:
+        self._gateway.check_raise(request)

@@ -106,6 +106,16 @@ class GiteaClient(ApiSession):
             body["old_ref_name"] = from_ref
         return await self._one(ops.CREATE_BRANCH, Branch, json=body, owner=owner, repo=repo)
 
+    async def delete_branch(self, owner: str, repo: str, branch: str) -> bool:
+        """Delete ``branch``; False when it was already gone (404). Gitea answers 204."""
+        try:
+            await self._send(ops.DELETE_BRANCH, owner=owner, repo=repo, branch=branch)
+        except GiteaError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def get_contents(
         self, owner: str, repo: str, filepath: str, ref: str | None = None
     ) -> ContentsResponse:

@@ -168,11 +168,27 @@ def print_summary(status: IssueStatus, issue: IssueRef, link: str) -> None:
         seconds = timing.seconds
         print(f"{timing.stage:14}{'' if seconds is None else f'{seconds:9.1f}s':>10}")
     print()
-    print(f"{'tokens':14}{'calls':>6}{'input':>9}{'output':>9}")
-    for stage, used in status.usage.items():
-        print(f"{stage:14}{used.calls:>6}{used.input_tokens:>9}{used.output_tokens:>9}")
-    total = status.total_usage
-    print(f"{'total':14}{total.calls:>6}{total.input_tokens:>9}{total.output_tokens:>9}")
+    model = status.model
+    if model is not None and model.total.calls:
+        print(f"{'model use':24}{'tier':>10}{'calls':>6}{'input':>8}{'output':>8}{'cost':>10}")
+        rows = [(f"stage {k}", k, u) for k, u in model.usage_by_stage.items()]
+        rows += [(f"task {k}", k, u) for k, u in model.usage_by_task.items()]
+        for name, key, used in rows:
+            print(
+                f"{name[:24]:24}{model.tiers.get(key, ''):>10}{used.calls:>6}"
+                f"{used.input_tokens:>8}{used.output_tokens:>8}{used.cost_usd:>10.4f}"
+            )
+        total = model.total
+        print(
+            f"{'total':24}{'':>10}{total.calls:>6}{total.input_tokens:>8}"
+            f"{total.output_tokens:>8}{total.cost_usd:>10.4f}  (USD)"
+        )
+    else:
+        print(f"{'tokens':14}{'calls':>6}{'input':>9}{'output':>9}")
+        for stage, used in status.usage.items():
+            print(f"{stage:14}{used.calls:>6}{used.input_tokens:>9}{used.output_tokens:>9}")
+        total = status.total_usage
+        print(f"{'total':14}{total.calls:>6}{total.input_tokens:>9}{total.output_tokens:>9}")
     attempts = ", ".join(f"{k} {v}" for k, v in sorted(status.attempts.items()))
     print(f"\nattempts: {attempts}")
     if status.error:

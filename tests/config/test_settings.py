@@ -68,10 +68,11 @@ def test_shipped_files_load_and_declare_the_demo_repository() -> None:
     assert demo.name == "demo"
     assert demo.test_command == "python -m pytest -q"
     assert demo.automation
-    # The shipped service file spells out the code defaults.
-    assert config.model_dump(exclude={"repositories"}) == AutopilotConfig().model_dump(
-        exclude={"repositories"}
-    )
+    # The shipped service file spells out the code defaults, plus the demo's tiers and budgets.
+    demo_only = {"repositories", "model", "budget"}
+    assert config.model_dump(exclude=demo_only) == AutopilotConfig().model_dump(exclude=demo_only)
+    assert set(config.model.tiers) == {"fast", "balanced", "advanced"}
+    assert config.budget.limits().issue_usd == 5.0
 
 
 def test_default_paths_come_from_environment_variables(tmp_path: Path) -> None:

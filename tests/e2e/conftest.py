@@ -98,7 +98,7 @@ async def stack(
     config = load_config(env=env)
     seeder = Seeder(forge.base_url, forge.token)
     async with (
-        autopilot_activities(config) as activities,
+        autopilot_activities(config, temporal.client) as activities,
         Worker(
             temporal.client,
             task_queue=TASK_QUEUE,

@@ -113,3 +113,13 @@ def test_invalid_config_names_file_key_and_reason(env: dict[str, str], tmp_path:
         {**env, "AUTOPILOT_CONFIG": str(bad)},
     )
     assert_one_clear_line(proc, f"{bad}: run.max_verify_attempts:")
+
+
+@pytest.mark.parametrize(
+    "action", [["skip-task", "fix-parser"], ["cancel"], ["raise-budget", "--issue-usd", "5"]]
+)
+def test_steer_says_clearly_when_temporal_is_unreachable(
+    env: dict[str, str], repo: str, action: list[str]
+) -> None:
+    proc = run_module("starters.steer", ["--repo", repo, "--issue", "1", *action], env)
+    assert_one_clear_line(proc, "cannot reach Temporal at 127.0.0.1:")

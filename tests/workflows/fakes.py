@@ -61,6 +61,8 @@ from domain.workspace import (
 )
 
 USAGE = TokenUsage(input_tokens=100, output_tokens=20, calls=1)
+# What every fake model call costs when a run is tiered: 0.4 USD, so budgets bite quickly.
+COSTED_USAGE = USAGE.model_copy(update={"cost_usd": 0.4})
 
 
 def two_task_plan() -> Plan:
@@ -91,6 +93,8 @@ class FakeWorld:
     """Scripted answers plus a record of every call."""
 
     test_results: list[bool] = field(default_factory=lambda: [True])
+    usage: TokenUsage = field(default_factory=lambda: USAGE)
+    archived: bool = False
     review_verdicts: list[str] = field(default_factory=lambda: ["approve"])
     invalid_plan: bool = False
     comments: dict[str, str] = field(default_factory=dict)
@@ -139,6 +143,7 @@ class FakeWorld:
                 default_branch="main",
                 clone_url="http://forge.test/o/r.git",
                 html_url="http://forge.test/o/r",
+                archived=world.archived,
             )
 
         @activity.defn(name=names.ENSURE_LABELS)
@@ -153,6 +158,10 @@ class FakeWorld:
 
         @activity.defn(name=names.UPSERT_COMMENT)
         async def upsert_comment(input: UpsertCommentInput) -> CommentRef:
+            if world.archived:
+                raise ApplicationError(
+                    "o/r is archived", type=names.ERR_REPO_ARCHIVED, non_retryable=True
+                )
             created = input.marker not in world.comments
             world.comments[input.marker] = input.body
             world.comment_writes.append(input.marker)
@@ -174,7 +183,7 @@ class FakeWorld:
                 )
             plans = world.plans or [two_task_plan()]
             plan = plans[min(len(world.plan_requests) - 1, len(plans) - 1)]
-            return DraftPlanOutput.model_construct(plan=plan, usage=USAGE, model="fake")
+            return DraftPlanOutput.model_construct(plan=plan, usage=world.usage, model="fake")
 
         @activity.defn(name=names.DRAFT_EDITS)
         async def draft_edits(input: DraftEditsInput) -> DraftEditsOutput:
@@ -198,7 +207,7 @@ class FakeWorld:
                 commit_message=f"{input.purpose} {input.task.id}",
                 edits=[FileEdit(path=input.task.files[0], content="x = 1\n")],
             )
-            return DraftEditsOutput(edits=edits, usage=USAGE, model="fake")
+            return DraftEditsOutput(edits=edits, usage=world.usage, model="fake")
 
         @activity.defn(name=names.REVIEW_CHANGE)
         async def review_change(input: ReviewChangeInput) -> ReviewChangeOutput:
@@ -211,7 +220,7 @@ class FakeWorld:
                     rubric=[RubricScore(criterion="correctness", score=4)],
                     requested_changes=[] if verdict == "approve" else ["rename x"],
                 ),
-                usage=USAGE,
+                usage=world.usage,
                 model="fake",
             )
 
@@ -282,7 +291,7 @@ class FakeWorld:
             files = [ResolvedFile(path=p, content="x = 2\n") for p in input.conflicts]
             return ResolveConflictOutput(
                 resolution=ConflictResolution(summary="both sides", files=files),
-                usage=USAGE,
+                usage=world.usage,
                 model="fake",
             )
 

@@ -231,3 +231,17 @@ def test_timeouts_are_explicit() -> None:
     for call in (options.FORGE, options.MODEL, options.GIT):
         assert call.start_to_close > timedelta(0)
         assert "InvalidModelOutput" in (call.retry.non_retryable_error_types or [])
+
+
+async def test_an_archived_repository_fails_intake_with_a_clear_reason(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    world = FakeWorld(archived=True)
+    async with running(time_skipping_env, world, issue_input(auto_approve=True)) as handle:
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        status = await handle.query(IssueWorkflow.status)
+    # The forge refuses even the failure comment (423); the run still says why it stopped.
+    assert "archived" in str(failure.value.cause)
+    assert status.outcome == "failed" and status.error is not None and "archived" in status.error
+    assert world.comments == {} and world.plan_requests == []

@@ -1,0 +1,203 @@
+"""Forge activities of a cross-repository change: linked issues, the PR gate, merge, close.
+
+Each is find-then-change like ``ForgeActivities``: a retry finds its own earlier work (the
+linked issue by its hidden marker, the PR section between its markers, a merge already done).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.forge.activities import (
+    ForgeActivities,
+    carries_marker,
+    marker_line,
+    with_marker,
+)
+from activities.forge.client import GiteaClient
+from activities.forge.errors import GiteaError
+from domain import names
+from domain.cross_repo import (
+    CLOSE_PULL,
+    DELETE_BRANCH,
+    ENSURE_LINKED_ISSUE,
+    ERR_MERGE_REFUSED,
+    MERGE_PULL,
+    PULL_SECTION_MARKER,
+    PULL_VERDICT,
+    UPDATE_PULL_SECTION,
+    ClosePullInput,
+    DeleteBranchInput,
+    EnsureLinkedIssueInput,
+    LinkedIssue,
+    MergeOutcome,
+    MergePullInput,
+    PullVerdict,
+    PullVerdictInput,
+    UpdatePullSectionInput,
+    link_marker,
+)
+from domain.forge import PullRequestInfo
+from domain.issue import RepoRef
+
+SECTION_END = f"{PULL_SECTION_MARKER}:end"
+CLOSED_MARKER = "cross-repo:closed"
+# The forge refuses a merge with 405 (not mergeable, already merged) or 409 (head moved, conflict).
+REFUSED_MERGE_STATUSES = (405, 409)
+
+
+def replace_section(body: str, section: str) -> str:
+    """``body`` with the text between the section markers replaced (appended when absent)."""
+    begin, end = marker_line(PULL_SECTION_MARKER), marker_line(SECTION_END)
+    block = f"{begin}\n{section.strip()}\n{end}"
+    lines = body.splitlines()
+    stripped = [line.strip() for line in lines]
+    if begin in stripped and end in stripped[stripped.index(begin) :]:
+        start = stripped.index(begin)
+        stop = stripped.index(end, start)
+        return "\n".join([*lines[:start], block, *lines[stop + 1 :]])
+    return f"{body.rstrip()}\n\n{block}" if body.strip() else block
+
+
+def review_verdicts(reviews: list[tuple[str, str]], bot: str) -> tuple[list[str], list[str]]:
+    """(approvers, change requesters) from (login, state) in order; each person's last word."""
+    latest: dict[str, str] = {}
+    for login, state in reviews:
+        if login and login.lower() != bot.lower() and state in ("APPROVED", "REQUEST_CHANGES"):
+            latest[login] = state
+    approved = sorted(u for u, s in latest.items() if s == "APPROVED")
+    requested = sorted(u for u, s in latest.items() if s == "REQUEST_CHANGES")
+    return approved, requested
+
+
+class CrossRepoForgeActivities(ForgeActivities):
+    """The forge calls of ``CrossRepoWorkflow``, on the same pooled clients."""
+
+    def __init__(
+        self,
+        token_for: Callable[[str], str],
+        *,
+        client_factory: Callable[[str, str], GiteaClient] = GiteaClient,
+    ) -> None:
+        super().__init__(token_for, client_factory=client_factory)
+        self._bot_logins: dict[str, str] = {}  # forge URL -> the token's own login
+
+    async def _bot(self, repo: RepoRef) -> str:
+        """Autopilot's own login: its reviews never count as a person's approval."""
+        if repo.forge_url not in self._bot_logins:
+            user = await self.client_for(repo).current_user()
+            self._bot_logins[repo.forge_url] = user.login
+        return self._bot_logins[repo.forge_url]
+
+    @activity.defn(name=ENSURE_LINKED_ISSUE)
+    async def ensure_linked_issue(self, input: EnsureLinkedIssueInput) -> LinkedIssue:
+        repo = input.repo
+        client = self.client_for(repo)
+        marker = link_marker(input.trigger)
+        for issue in await client.list_issues(repo.owner, repo.name, state="all"):
+            if carries_marker(issue.body, marker):
+                return LinkedIssue(number=issue.number, html_url=issue.html_url, created=False)
+        created = await client.create_issue(
+            repo.owner, repo.name, input.title, with_marker(input.body, marker)
+        )
+        return LinkedIssue(number=created.number, html_url=created.html_url, created=True)
+
+    @activity.defn(name=PULL_VERDICT)
+    async def pull_verdict(self, input: PullVerdictInput) -> PullVerdict:
+        verdict = PullVerdict(state="", merged=False)
+        if input.issue is not None:
+            ref = input.issue
+            labels = await self.client_for(ref.repo).list_issue_labels(
+                ref.repo.owner, ref.repo.name, ref.number
+            )
+            verdict.needs_human = any(label.name == names.LABEL_NEEDS_HUMAN for label in labels)
+        if input.pull is None:
+            return verdict
+        repo, number = input.pull.repo, input.pull.number
+        client = self.client_for(repo)
+        pull = await client.get_pull(repo.owner, repo.name, number)
+        reviews = await client.list_reviews(repo.owner, repo.name, number)
+        approved, requested = review_verdicts(
+            [(r.user.login if r.user else "", r.state) for r in reviews], await self._bot(repo)
+        )
+        combined = ""
+        if pull.head.sha:
+            status = await client.combined_status(repo.owner, repo.name, pull.head.sha)
+            combined = status.state if status.total_count else ""
+        verdict.state = pull.state
+        verdict.merged = pull.merged
+        verdict.approved_by = approved
+        verdict.changes_requested_by = requested
+        verdict.combined_status = combined
+        verdict.head_branch = pull.head.ref
+        verdict.merge_commit_sha = pull.merge_commit_sha
+        return verdict
+
+    @activity.defn(name=UPDATE_PULL_SECTION)
+    async def update_pull_section(self, input: UpdatePullSectionInput) -> None:
+        repo, number = input.pull.repo, input.pull.number
+        client = self.client_for(repo)
+        pull = await client.get_pull(repo.owner, repo.name, number)
+        body = replace_section(pull.body, input.section)
+        if body != pull.body:
+            await client.edit_pull(repo.owner, repo.name, number, body=body)
+
+    @activity.defn(name=MERGE_PULL)
+    async def merge_pull(self, input: MergePullInput) -> MergeOutcome:
+        """Merge once: a retry after a merge that went through finds it merged."""
+        repo, number = input.pull.repo, input.pull.number
+        client = self.client_for(repo)
+        pull = await client.get_pull(repo.owner, repo.name, number)
+        if not pull.merged:
+            try:
+                await client.merge_pull(
+                    repo.owner, repo.name, number, input.style, title=input.title or None
+                )
+            except GiteaError as err:
+                if err.status not in REFUSED_MERGE_STATUSES:
+                    raise
+                raise ApplicationError(
+                    f"the forge refused to merge {repo.full_name}#{number}: {err.message}",
+                    type=ERR_MERGE_REFUSED,
+                    non_retryable=True,
+                ) from None
+            pull = await client.get_pull(repo.owner, repo.name, number)
+        return MergeOutcome(merged=pull.merged, merge_commit_sha=pull.merge_commit_sha)
+
+    @activity.defn(name=CLOSE_PULL)
+    async def close_pull(self, input: ClosePullInput) -> PullRequestInfo:
+        """Comment why, close the PR and delete its branch; a merged PR is left as it is."""
+        repo, number = input.pull.repo, input.pull.number
+        client = self.client_for(repo)
+        pull = await client.get_pull(repo.owner, repo.name, number)
+        if not pull.merged:
+            body = with_marker(input.comment, CLOSED_MARKER)
+            comments = await client.list_comments(repo.owner, repo.name, number)
+            if not any(carries_marker(c.body, CLOSED_MARKER) for c in comments):
+                await client.create_comment(repo.owner, repo.name, number, body)
+            if pull.state != "closed":
+                pull = await client.edit_pull(repo.owner, repo.name, number, state="closed")
+            if input.delete_branch and pull.head.ref:
+                await client.delete_branch(repo.owner, repo.name, pull.head.ref)
+        return PullRequestInfo(
+            number=pull.number,
+            html_url=pull.html_url,
+            state=pull.state,
+            merged=pull.merged,
+            head_sha=pull.head.sha,
+        )
+
+    @activity.defn(name=DELETE_BRANCH)
+    async def delete_branch(self, input: DeleteBranchInput) -> bool:
+        """Delete a work branch (and its task branches); False when it was already gone."""
+        repo = input.repo
+        client = self.client_for(repo)
+        if input.with_task_branches:
+            prefix = f"{input.branch}-task-"
+            for branch in await client.list_branches(repo.owner, repo.name):
+                if branch.name.startswith(prefix):
+                    await client.delete_branch(repo.owner, repo.name, branch.name)
+        return await client.delete_branch(repo.owner, repo.name, input.branch)

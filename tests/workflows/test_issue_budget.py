@@ -1,0 +1,61 @@
+"""Model tiers and budgets inside a real IssueWorkflow run (time-skipping server, fakes by name)."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from domain.budget import BudgetLimits, BudgetRaise, ModelRunSettings
+from domain.tiers import ModelRouting, TierModel
+from tests.workflows.fakes import COSTED_USAGE, FakeWorld
+from tests.workflows.test_issue_workflow import issue_input, running, wait_for
+
+pytestmark = pytest.mark.timeout(90)
+
+PRICED = TierModel(provider="p", model="m", input_usd_per_mtok=1, output_usd_per_mtok=1)
+ROUTING = ModelRouting(tiers={"fast": PRICED, "balanced": PRICED, "advanced": PRICED})
+
+
+def tiered_input(issue_usd: float | None):  # type: ignore[no-untyped-def]
+    input = issue_input(auto_approve=True)
+    input.model = ModelRunSettings(routing=ROUTING, budget=BudgetLimits(issue_usd=issue_usd))
+    return input
+
+
+async def test_cost_is_tracked_per_stage_and_task_and_shown_on_the_pr(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    world = FakeWorld(usage=COSTED_USAGE)
+    async with running(time_skipping_env, world, tiered_input(None)) as handle:
+        result = await handle.result()
+    model = result.status.model
+    assert result.outcome == "pr_opened" and model is not None
+    # plan + two tasks (run as child workflows) + review, 0.4 each
+    assert model.total.calls == 4 and model.total.cost_usd == pytest.approx(1.6)
+    assert set(model.usage_by_task) == {"fix-discount", "add-test"}
+    assert model.tiers["plan"] == "balanced" and model.tiers["review"] == "fast"
+    assert "**$1.6000**" in world.pulls[0].body
+    assert "Estimated model cost" in world.comments["plan:1"]
+
+
+async def test_used_up_issue_budget_pauses_until_a_person_raises_it(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    world = FakeWorld(usage=COSTED_USAGE)
+    async with running(time_skipping_env, world, tiered_input(1.0)) as handle:
+        status = await wait_for(handle, lambda s: s.waiting_for == "budget")
+        assert status.model is not None and status.model.paused is not None
+        assert status.model.paused.scope == "issue"
+        spent = status.model.total.cost_usd
+        # Never more than the one call in flight past the limit.
+        assert 1.0 <= spent <= 1.0 + 0.4
+        assert "budget of the issue is used up" in world.comments["budget:issue"]
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(  # not above the current limit
+                "raise_budget", BudgetRaise(by="carol", issue_usd=0.5)
+            )
+        await handle.execute_update("raise_budget", BudgetRaise(by="carol", issue_usd=10.0))
+        result = await handle.result()
+    assert result.outcome == "pr_opened"
+    assert result.status.model is not None and result.status.model.paused is None
