@@ -1,8 +1,8 @@
 """Steer a running issue: skip a failed task, cancel the run, or raise its model budget.
 
-    python -m starters.steer --repo owner/name --issue 42 skip-task fix-parser
-    python -m starters.steer --repo owner/name --issue 42 cancel --reason "not needed"
-    python -m starters.steer --repo owner/name --issue 42 raise-budget --issue-usd 10
+python -m starters.steer --repo owner/name --issue 42 skip-task fix-parser
+python -m starters.steer --repo owner/name --issue 42 cancel --reason "not needed"
+python -m starters.steer --repo owner/name --issue 42 raise-budget --issue-usd 10
 """
 
 from __future__ import annotations

@@ -26,12 +26,14 @@ from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.workspace.activities import WorkspaceActivities
 from activities.workspace.revert import RevertActivities
 from config.settings import AutopilotConfig, ConfigError, load_config
+from workers.heartbeat import HeartbeatInterceptor
 from workers.observability import configure_logging
 from workflows.cross_repo import CrossRepoWorkflow
 from workflows.issue import IssueWorkflow
 from workflows.ledger import BudgetLedgerWorkflow
 from workflows.task import TaskWorkflow
 
+INTERCEPTORS = [HeartbeatInterceptor()]
 WORKFLOWS = [IssueWorkflow, TaskWorkflow, BudgetLedgerWorkflow, CrossRepoWorkflow]
 log = structlog.get_logger("autopilot.worker")
 
@@ -119,6 +121,7 @@ async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
             task_queue=config.temporal.task_queue,
             workflows=WORKFLOWS,
             activities=activities,
+            interceptors=INTERCEPTORS,
         )
         log.info(
             "worker started",

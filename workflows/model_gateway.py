@@ -54,6 +54,7 @@ _NON_RETRYABLE = [*options.PERMANENT_ERRORS, ERR_PROVIDER_UNAVAILABLE]
 # The primary gets fewer attempts than a lone provider would: a backup is waiting.
 PRIMARY = options.CallOptions(
     start_to_close=timedelta(minutes=10),
+    heartbeat=options.ACTIVITY_HEARTBEAT,
     schedule_to_close=timedelta(minutes=30),
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=2),
@@ -65,6 +66,7 @@ PRIMARY = options.CallOptions(
 )
 BACKUP = options.CallOptions(
     start_to_close=timedelta(minutes=10),
+    heartbeat=options.ACTIVITY_HEARTBEAT,
     schedule_to_close=timedelta(minutes=60),
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=2),
@@ -382,5 +384,6 @@ async def _execute(
         result_type=result_type,
         start_to_close_timeout=call.start_to_close,
         schedule_to_close_timeout=call.schedule_to_close,
+        heartbeat_timeout=call.heartbeat,
         retry_policy=call.retry,
     )

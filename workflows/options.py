@@ -45,9 +45,14 @@ FORGE = CallOptions(
     ),
 )
 
+# Workers heartbeat every activity (workers/heartbeat.py): a dead worker's call is retried
+# elsewhere after this long, not after its whole start-to-close timeout.
+ACTIVITY_HEARTBEAT = timedelta(seconds=30)
+
 MODEL = CallOptions(
     # One call includes its bounded re-asks; a slow local model may need minutes.
     start_to_close=timedelta(minutes=10),
+    heartbeat=ACTIVITY_HEARTBEAT,
     schedule_to_close=timedelta(minutes=60),
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=2),
@@ -60,6 +65,7 @@ MODEL = CallOptions(
 
 GIT = CallOptions(
     start_to_close=timedelta(minutes=5),
+    heartbeat=ACTIVITY_HEARTBEAT,
     schedule_to_close=timedelta(minutes=30),
     retry=RetryPolicy(
         initial_interval=timedelta(seconds=1),

@@ -21,7 +21,7 @@ from devstack.seed import Seeder
 from devstack.stack import DEMO_SCENARIO
 from devstack.temporal_server import temporal_cli
 from domain.names import SEARCH_ATTRIBUTES, TASK_QUEUE
-from workers.main import WORKFLOWS, autopilot_activities
+from workers.main import INTERCEPTORS, WORKFLOWS, autopilot_activities
 
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 
@@ -104,6 +104,7 @@ async def stack(
             task_queue=TASK_QUEUE,
             workflows=WORKFLOWS,
             activities=activities,
+            interceptors=INTERCEPTORS,
         ),
     ):
         yield Stack(temporal.client, config, env, forge, seeder, repo)

@@ -25,7 +25,7 @@ from domain.cross_repo import CrossRepoDecision
 from domain.names import TASK_QUEUE
 from starters.common import issue_ref
 from starters.cross_repo import start_cross_repo_run
-from workers.main import WORKFLOWS, autopilot_activities
+from workers.main import INTERCEPTORS, WORKFLOWS, autopilot_activities
 from workflows.cross_repo import CrossRepoWorkflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -144,7 +144,13 @@ async def make_stack(
     token = await reviewer_token(seeder)
     async with (
         autopilot_activities(config, temporal.client) as activities,
-        Worker(temporal.client, task_queue=TASK_QUEUE, workflows=WORKFLOWS, activities=activities),
+        Worker(
+            temporal.client,
+            task_queue=TASK_QUEUE,
+            workflows=WORKFLOWS,
+            activities=activities,
+            interceptors=INTERCEPTORS,
+        ),
     ):
         yield CrossStack(temporal.client, config, forge, seeder, prefix, token)
     await seeder.aclose()
