@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from starters.common import (
     run_main,
     start_issue_run,
 )
+from starters.cross_repo import LABEL_PREFIX, start_cross_repo_run, workflow_for_labels
 
 LABEL_ACTIONS = {"label_updated", "labeled"}
 
@@ -39,8 +41,17 @@ def read_event(env: dict[str, str]) -> tuple[str, dict[str, Any]]:
     return name, payload
 
 
-def trigger_reason(name: str, payload: dict[str, Any], label: str) -> str | None:
-    """None when this event should start a run; otherwise why it is ignored."""
+def added_labels(payload: dict[str, Any]) -> set[str]:
+    added = (payload.get("changes") or {}).get("added_labels") or []
+    return {str(item.get("name")) for item in added if isinstance(item, dict)}
+
+
+def trigger_reason(
+    name: str, payload: dict[str, Any], label: str, also: Iterable[str] = ()
+) -> str | None:
+    """None when this event should start a run; otherwise why it is ignored.
+
+    ``also``: further trigger labels, e.g. ``autopilot:<cross-repo workflow>``."""
     if name != "issues":
         return f"event {name or '(none)'} is not an issues event"
     action = payload.get("action")
@@ -49,15 +60,15 @@ def trigger_reason(name: str, payload: dict[str, Any], label: str) -> str | None
     issue = payload.get("issue") or {}
     if issue.get("pull_request"):
         return "the labelled item is a pull request"
-    added = (payload.get("changes") or {}).get("added_labels") or []
-    if label not in {item.get("name") for item in added if isinstance(item, dict)}:
+    if not added_labels(payload) & {label, *also}:
         return f"label {label!r} was not added by this event"
     return None
 
 
 async def handle_event(config: AutopilotConfig, env: dict[str, str]) -> int:
     name, payload = read_event(env)
-    ignored = trigger_reason(name, payload, config.trigger.label)
+    cross_labels = [f"{LABEL_PREFIX}{wf}" for wf in config.cross_repo_workflows]
+    ignored = trigger_reason(name, payload, config.trigger.label, cross_labels)
     if ignored:
         print(f"autopilot: nothing to do ({ignored})")
         return 0
@@ -72,7 +83,11 @@ async def handle_event(config: AutopilotConfig, env: dict[str, str]) -> int:
         return 0
     await check_issue(config, issue, config.forge_token())
     client = await connect(config)
-    run = await start_issue_run(client, config, issue)
+    cross_repo = workflow_for_labels(config, added_labels(payload))
+    if cross_repo is not None:
+        run = await start_cross_repo_run(client, config, cross_repo, issue)
+    else:
+        run = await start_issue_run(client, config, issue)
     verb = "started" if run.started else "already running"
     print(f"{verb}: {run.workflow_id}")
     print(f"web ui: {run.ui_link}")

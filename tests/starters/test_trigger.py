@@ -43,3 +43,9 @@ def test_other_events_are_ignored(name: str, event: dict[str, Any], why: str) ->
 def test_pull_request_labels_are_ignored() -> None:
     event = {**label_event(added=["autopilot"]), "issue": {"number": 3, "pull_request": {"x": 1}}}
     assert trigger_reason("issues", event, "autopilot") == "the labelled item is a pull request"
+
+
+def test_a_cross_repo_label_is_a_trigger_too() -> None:
+    event = label_event(added=["autopilot:api-change"])
+    assert trigger_reason("issues", event, "autopilot", ["autopilot:api-change"]) is None
+    assert trigger_reason("issues", event, "autopilot", ["autopilot:other"]) is not None
