@@ -527,16 +527,10 @@ class CrossRepoWorkflow:
         opts: options.CallOptions = options.FORGE,
     ) -> T:
         self._calls += 1
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            activity_id=f"{self._status.phase}-{self._calls}",
-            start_to_close_timeout=opts.start_to_close,
-            schedule_to_close_timeout=opts.schedule_to_close,
-            heartbeat_timeout=opts.heartbeat,
-            retry_policy=opts.retry,
+        result: T = await opts.execute(
+            activity, arg, result_type, f"{self._status.phase}-{self._calls}"
         )
+        return result
 
     # ----- handlers --------------------------------------------------------------------------
 

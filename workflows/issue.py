@@ -495,17 +495,11 @@ class IssueWorkflow:
     ) -> T:
         self._calls += 1
         try:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                # "<stage>-<n>": the stage shows in the Web UI and in every activity log line.
-                activity_id=f"{stage or self._status.stage}-{self._calls}",
-                start_to_close_timeout=opts.start_to_close,
-                schedule_to_close_timeout=opts.schedule_to_close,
-                heartbeat_timeout=opts.heartbeat,
-                retry_policy=opts.retry,
+            # "<stage>-<n>": the stage shows in the Web UI and in every activity log line.
+            result: T = await opts.execute(
+                activity, arg, result_type, f"{stage or self._status.stage}-{self._calls}"
             )
+            return result
         except ActivityError as err:
             raise self._stage_failure(err, stage) from err
 

@@ -378,12 +378,4 @@ def _usage_of(output: Any) -> TokenUsage:
 async def _execute(
     activity: str, arg: BaseModel, result_type: type[Any], call: options.CallOptions
 ) -> Any:
-    return await workflow.execute_activity(
-        activity,
-        arg,
-        result_type=result_type,
-        start_to_close_timeout=call.start_to_close,
-        schedule_to_close_timeout=call.schedule_to_close,
-        heartbeat_timeout=call.heartbeat,
-        retry_policy=call.retry,
-    )
+    return await call.execute(activity, arg, result_type)

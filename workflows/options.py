@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from domain import names
@@ -32,6 +34,21 @@ class CallOptions:
     retry: RetryPolicy
     schedule_to_close: timedelta | None = None
     heartbeat: timedelta | None = None
+
+    async def execute(
+        self, activity: str, arg: Any, result_type: type | None, activity_id: str | None = None
+    ) -> Any:
+        """Run one activity (called by name, from workflow code) with these options."""
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
+            activity_id=activity_id,
+            start_to_close_timeout=self.start_to_close,
+            schedule_to_close_timeout=self.schedule_to_close,
+            heartbeat_timeout=self.heartbeat,
+            retry_policy=self.retry,
+        )
 
 
 FORGE = CallOptions(

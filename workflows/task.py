@@ -160,16 +160,8 @@ class TaskWorkflow:
         self, activity: str, arg: Any, result_type: type[T], opts: options.CallOptions
     ) -> T:
         self._calls += 1
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            activity_id=f"task-{self._calls}",
-            start_to_close_timeout=opts.start_to_close,
-            schedule_to_close_timeout=opts.schedule_to_close,
-            heartbeat_timeout=opts.heartbeat,
-            retry_policy=opts.retry,
-        )
+        result: T = await opts.execute(activity, arg, result_type, f"task-{self._calls}")
+        return result
 
     async def _budget_paused(self, pause: BudgetPause | None) -> None:
         # The parent's status shows the task as running; this task's own status says why.
