@@ -47,6 +47,14 @@ def issue_workflow_id(issue: IssueRef) -> str:
     return f"autopilot:{issue.repo.forge_host}:{issue.repo.owner}:{issue.repo.name}:{issue.number}"
 
 
+def repo_of_workflow_id(workflow_id: str) -> str | None:
+    """owner/name behind an issue workflow id (or a task's, ``<issue id>/task/<task>``)."""
+    parts = workflow_id.split("/task/", 1)[0].split(":")
+    if len(parts) < 5 or parts[0] != "autopilot":
+        return None
+    return f"{parts[-3]}/{parts[-2]}"
+
+
 class IssueInfo(BaseModel):
     """What intake reads of an issue."""
 

@@ -21,6 +21,7 @@ from activities.model.routing import ModelRouter
 from activities.model.structured import AnswerCheck, ask_structured
 from domain import names
 from domain.change import EditSet
+from domain.issue import repo_of_workflow_id
 from domain.model import (
     DraftEditsInput,
     DraftEditsOutput,
@@ -161,7 +162,11 @@ class ModelActivities:
             route.provider, request, answer_type, self._max_reasks, stage=stage, check=check
         )
         usage = route.price.priced(result.usage)
-        self._metrics.record(tier or "default", route.provider_name, result.model, usage)
+        workflow_id = activity.info().workflow_id if activity.in_activity() else None
+        repo = repo_of_workflow_id(workflow_id) if workflow_id else None
+        self._metrics.record(
+            tier or "default", route.provider_name, result.model, usage, repo=repo or "-"
+        )
         self._cache.put(key, CachedAnswer(result.answer.model_dump_json(), result.model))
         _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name)
         return Answered(result.answer, usage, result.model, route.provider_name, cached=False)

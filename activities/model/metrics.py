@@ -25,8 +25,11 @@ class ModelMetrics:
             COST_COUNTER, unit="USD", description="Model cost in US dollars by tier"
         )
 
-    def record(self, tier: str, provider: str, model: str, usage: TokenUsage) -> None:
-        labels = {"tier": tier, "provider": provider, "model": model}
+    def record(
+        self, tier: str, provider: str, model: str, usage: TokenUsage, repo: str = "-"
+    ) -> None:
+        # Per repository too: cost is aggregated per task and issue in the run, per repo here.
+        labels = {"tier": tier, "provider": provider, "model": model, "repo": repo}
         if usage.input_tokens:
             self._tokens.add(usage.input_tokens, {**labels, "direction": "input"})
         if usage.output_tokens:

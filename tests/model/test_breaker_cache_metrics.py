@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -152,14 +154,16 @@ async def test_activity_prices_records_metrics_and_serves_a_rerun_from_the_cache
     issue = IssueInfo(number=1, title="t", body="b", state="open", html_url="http://x", author="a")
     request = DraftPlanInput(issue=issue, tier="balanced")
 
-    first = await ActivityEnvironment().run(activities.draft_plan, request)
-    again = await ActivityEnvironment().run(activities.draft_plan, request)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, workflow_id="autopilot:forge.test:acme:shop:7")
+    first = await env.run(activities.draft_plan, request)
+    again = await env.run(activities.draft_plan, request)
 
     assert first.usage.cost_usd == pytest.approx(0.003 + 0.003) and not first.cached
     assert first.provider == "p" and first.tier == "balanced"
     assert again.cached and again.usage.cost_usd == 0 and again.usage.cached_calls == 1
     assert again.plan == first.plan and provider.calls == 1
-    labels = (("model", "m"), ("provider", "p"), ("tier", "balanced"))
+    labels = (("model", "m"), ("provider", "p"), ("repo", "acme/shop"), ("tier", "balanced"))
     points = metric_points(reader)
     assert points[("autopilot_model_tokens", (("direction", "input"), *labels))] == 1000
     assert points[("autopilot_model_tokens", (("direction", "output"), *labels))] == 200

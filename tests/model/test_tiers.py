@@ -134,3 +134,12 @@ def test_config_tiers_and_repository_overrides_reach_the_run_settings() -> None:
 def test_tier_mistakes_are_refused(model: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         AutopilotConfig.model_validate({"model": model})
+
+
+def test_the_repository_is_read_back_from_issue_and_task_workflow_ids() -> None:
+    from domain.issue import repo_of_workflow_id
+
+    assert repo_of_workflow_id("autopilot:gitea.example.com:acme:shop:7") == "acme/shop"
+    assert repo_of_workflow_id("autopilot:127.0.0.1:3000:acme:shop:7/task/fix-x") == "acme/shop"
+    assert repo_of_workflow_id("autopilot:budget-ledger") is None
+    assert repo_of_workflow_id("something-else") is None
