@@ -14,6 +14,7 @@ import structlog
 from aiohttp import web
 
 from config.settings import AutopilotConfig
+from domain.cross_repo import cross_repo_workflow_id
 from domain.issue import IssueRef
 from domain.run import ApprovalDecision, ResumeRequest
 from starters.common import StarterError, issue_ref
@@ -94,6 +95,10 @@ class Receiver:
 
     async def _start(self, target: StartRun) -> dict[str, Any]:
         issue = self._issue(target.repo, target.number)
+        if target.cross_repo is not None:
+            outcome = await self.backend.start_cross_repo(target.cross_repo, issue)
+            workflow_id = cross_repo_workflow_id(target.cross_repo, issue)
+            return {"status": outcome, "workflow_id": workflow_id}
         outcome = await self.backend.start(issue)
         return {"status": outcome, "workflow_id": issue.workflow_id}
 

@@ -11,9 +11,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
 from config.settings import AutopilotConfig
+from domain.cross_repo import cross_repo_workflow_id
 from domain.issue import IssueRef
 from domain.run import ApprovalDecision, IssueStatus, ResumeRequest
-from starters.common import latest_run_status, start_issue_run
+from starters.common import StarterError, latest_run_status, start_issue_run
+from starters.cross_repo import start_cross_repo_run
 
 # Gitea's webhook delivery times out after a few seconds; never wait longer on a stuck worker.
 QUERY_TIMEOUT = timedelta(seconds=5)
@@ -29,6 +31,7 @@ class Unavailable(Exception):
 
 class Backend(Protocol):
     async def start(self, issue: IssueRef) -> str: ...
+    async def start_cross_repo(self, workflow: str, trigger: IssueRef) -> str: ...
     async def can_write(self, issue: IssueRef, login: str) -> bool: ...
     async def decide(self, issue: IssueRef, decision: ApprovalDecision) -> str: ...
     async def resume(self, issue: IssueRef, request: ResumeRequest) -> None: ...
@@ -54,6 +57,23 @@ class TemporalBackend:
                     "python -m starters.start_issue"
                 )
             run = await start_issue_run(self._client, self._config, issue)
+        except RPCError as err:
+            raise Unavailable(f"Temporal refused the start: {err.message}") from None
+        return "started" if run.started else "already running"
+
+    async def start_cross_repo(self, workflow: str, trigger: IssueRef) -> str:
+        """Like :meth:`start`, for the cross-repo change ``workflow`` triggered by an issue."""
+        workflow_id = cross_repo_workflow_id(workflow, trigger)
+        try:
+            status = await latest_run_status(self._client, workflow_id)
+            if status is not None and status != WorkflowExecutionStatus.RUNNING:
+                raise Refused(
+                    f"the cross-repo change {workflow!r} for issue #{trigger.number} has "
+                    "finished; start a new one with python -m starters.cross_repo"
+                )
+            run = await start_cross_repo_run(self._client, self._config, workflow, trigger)
+        except StarterError as problem:
+            raise Refused(str(problem)) from None
         except RPCError as err:
             raise Unavailable(f"Temporal refused the start: {err.message}") from None
         return "started" if run.started else "already running"

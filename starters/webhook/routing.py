@@ -3,7 +3,8 @@
 Pure over the event name and payload, so the routing table is tested without a server.
 Gitea webhook payloads (gitea-notes §4): label changes are ``issues`` / ``label_updated`` with
 only the labels the issue has now and no ``changes``, so the trigger is "the trigger label is
-on the issue"; comments are ``issue_comment`` / ``created``.
+on the issue" (or ``autopilot:<name>`` for a configured cross-repo workflow, which wins);
+comments are ``issue_comment`` / ``created``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import AutopilotConfig
+from starters.cross_repo import LABEL_PREFIX, workflow_for_labels
 from starters.webhook.commands import Command, UnknownCommand, parse_command
 
 ISSUES_EVENT = "issues"
@@ -31,6 +33,7 @@ class Ignore:
 class StartRun:
     repo: str
     number: int
+    cross_repo: str | None = None  # a cross_repo_workflows name: start that change instead
 
 
 @dataclass(frozen=True)
@@ -77,15 +80,23 @@ def route(event: str, payload: dict[str, Any], config: AutopilotConfig, bot_logi
     # Autopilot's own label edits come back as label events too: while its run is going they
     # join it, and once it has finished the backend refuses to start another (see backend.py).
     if event == ISSUES_EVENT:
-        return _label_route(issue, repo, number, config.trigger.label)
+        return _label_route(issue, repo, number, config)
     return _comment_route(payload, repo, number, bot_login)
 
 
-def _label_route(issue: dict[str, Any], repo: str, number: int, trigger: str) -> Route:
+def _label_route(issue: dict[str, Any], repo: str, number: int, config: AutopilotConfig) -> Route:
     labels = issue.get("labels") or []
     names = {item.get("name") for item in labels if isinstance(item, dict)}
+    # Sorted: with two cross-repo labels on one issue, every delivery picks the same one.
+    cross_repo = workflow_for_labels(config, sorted(n for n in names if isinstance(n, str)))
+    if cross_repo is not None:
+        return StartRun(repo, number, cross_repo)
+    trigger = config.trigger.label
     if trigger not in names:
-        return Ignore(f"issue #{number} does not carry the label {trigger!r}")
+        wanted = repr(trigger)
+        if config.cross_repo_workflows:
+            wanted += f" or {LABEL_PREFIX}<cross-repo workflow>"
+        return Ignore(f"issue #{number} does not carry the label {wanted}")
     return StartRun(repo, number)
 
 

@@ -10,6 +10,7 @@ from starters.webhook.signature import sign
 
 REPO = "acme/app"
 BOT = "autopilot-bot"
+CROSS_REPO = "pair"  # the cross-repo workflow in conftest's configuration
 
 
 def user(login: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from domain.run import ApprovalDecision, ResumeRequest
 from starters.webhook.app import Receiver, create_app
 from starters.webhook.backend import Refused, Unavailable
 from starters.webhook.signature import sign
-from tests.webhook.payloads import BOT, comment_event, delivery, label_event
+from tests.webhook.payloads import BOT, CROSS_REPO, comment_event, delivery, label_event
 
 SECRET = "s3cret-webhook-key"
 
@@ -29,6 +29,10 @@ class FakeBackend:
 
     async def start(self, issue: IssueRef) -> str:
         self._call("start", issue.number)
+        return "started"
+
+    async def start_cross_repo(self, workflow: str, trigger: IssueRef) -> str:
+        self._call("start_cross_repo", (workflow, trigger.repo.full_name, trigger.number))
         return "started"
 
     async def can_write(self, issue: IssueRef, login: str) -> bool:
@@ -77,6 +81,21 @@ async def test_signed_trigger_label_starts_a_run(hook: Hook) -> None:
     assert (status, answer["status"]) == (200, "started")
     assert answer["workflow_id"].endswith(":acme:app:3")
     assert hook.backend.calls == [("start", 3)]
+
+
+async def test_cross_repo_label_starts_the_cross_repo_change(hook: Hook) -> None:
+    status, answer = await hook.post("issues", label_event(["autopilot", "autopilot:pair"]))
+    assert (status, answer["status"]) == (200, "started")
+    assert answer["workflow_id"].startswith(f"autopilot-cross:{CROSS_REPO}:")
+    assert answer["workflow_id"].endswith(":acme:app:3")
+    assert hook.backend.calls == [("start_cross_repo", (CROSS_REPO, "acme/app", 3))]
+
+
+async def test_refused_cross_repo_start_answers_the_reason(hook: Hook) -> None:
+    hook.backend.refuse = "the cross-repo change 'pair' for issue #3 has finished"
+    status, answer = await hook.post("issues", label_event(["autopilot:pair"]))
+    assert (status, answer["status"]) == (200, "refused")
+    assert "has finished" in answer["reason"]
 
 
 @pytest.mark.parametrize(

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from config.settings import AutopilotConfig
+from config.settings import AutopilotConfig, CrossRepoWorkflowConfig
 from starters.webhook.commands import Command
 from starters.webhook.routing import Ignore, RunCommand, StartRun, route
-from tests.webhook.payloads import BOT, REPO, comment_event, label_event
+from tests.webhook.payloads import BOT, CROSS_REPO, REPO, comment_event, label_event
 
 
 def test_trigger_label_among_current_labels_starts(config: AutopilotConfig) -> None:
@@ -21,6 +21,31 @@ def test_repository_names_are_case_insensitive(config: AutopilotConfig) -> None:
     assert route("issues", label_event(["autopilot"], repo="ACME/App"), config, BOT) == StartRun(
         "ACME/App", 3
     )
+
+
+def test_cross_repo_label_starts_the_cross_repo_change(config: AutopilotConfig) -> None:
+    event = label_event(["bug", f"autopilot:{CROSS_REPO}"])
+    assert route("issues", event, config, BOT) == StartRun(REPO, 3, CROSS_REPO)
+
+
+def test_cross_repo_label_wins_over_the_trigger_label(config: AutopilotConfig) -> None:
+    event = label_event(["autopilot", f"autopilot:{CROSS_REPO}"])
+    assert route("issues", event, config, BOT) == StartRun(REPO, 3, CROSS_REPO)
+
+
+def test_unknown_cross_repo_label_with_the_trigger_label_starts_a_single_run(
+    config: AutopilotConfig,
+) -> None:
+    event = label_event(["autopilot", "autopilot:nope"])
+    assert route("issues", event, config, BOT) == StartRun(REPO, 3)
+
+
+def test_two_cross_repo_labels_pick_the_same_workflow_every_time(
+    config: AutopilotConfig,
+) -> None:
+    config.cross_repo_workflows["alpha"] = CrossRepoWorkflowConfig(repositories=["app"])
+    for labels in (["autopilot:pair", "autopilot:alpha"], ["autopilot:alpha", "autopilot:pair"]):
+        assert route("issues", label_event(labels), config, BOT) == StartRun(REPO, 3, "alpha")
 
 
 def test_approve_comment_becomes_a_command(config: AutopilotConfig) -> None:
@@ -57,6 +82,16 @@ def _comment_on_pull(event: dict[str, Any]) -> dict[str, Any]:
         ("issues", {**label_event(["autopilot"]), "action": "opened"}, "action 'opened'"),
         ("issues", {**label_event([]), "action": "label_cleared"}, "action 'label_cleared'"),
         ("issues", label_event(["bug"]), "does not carry the label 'autopilot'"),
+        ("issues", label_event(["autopilot:nope"]), "or autopilot:<cross-repo workflow>"),
+        ("issues", label_event(["autopilot:"]), "does not carry the label"),
+        ("issues", label_event(["autopilot:pair"], repo="acme/manual"), "automation is off"),
+        ("issues", label_event(["autopilot:pair"], repo="x/y"), "'x/y' is not configured"),
+        ("issues", _pull(label_event(["autopilot:pair"])), "#3 is a pull request"),
+        (
+            "issues",
+            {**label_event(["autopilot:pair"]), "action": "opened"},
+            "action 'opened'",
+        ),
         ("issues", label_event(["autopilot"], repo="other/repo"), "'other/repo' is not configured"),
         ("issues", label_event(["autopilot"], repo="acme/manual"), "automation is off"),
         ("issues", _pull(label_event(["autopilot"])), "#3 is a pull request"),
