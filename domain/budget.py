@@ -221,3 +221,15 @@ class ModelGatewayStatus(BaseModel):
         if self.paused is not None:
             lines.append("\n" + self.paused.message())
         return "\n".join(lines)
+
+
+class GatewayState(BaseModel):
+    """Everything a run's model gateway knows, carried across continue-as-new."""
+
+    limits: BudgetLimits | None = Field(default=None, description="As raised so far")
+    status: ModelGatewayStatus = Field(default_factory=ModelGatewayStatus)
+    issue_spent_usd: float = 0.0
+    issue_reserved_usd: float = 0.0
+    task_spent_usd: dict[str, float] = Field(default_factory=dict)
+    task_reserved_usd: dict[str, float] = Field(default_factory=dict)
+    raises: int = 0

@@ -7,16 +7,20 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from domain.budget import ModelGatewayStatus, ModelRunSettings
-from domain.issue import IssueRef
+from domain.budget import GatewayState, ModelGatewayStatus, ModelRunSettings
+from domain.change import TestRun
+from domain.issue import IssueInfo, IssueRef
+from domain.plan import Plan
 from domain.review import ReviewVerdict
-from domain.task import TaskProgress
+from domain.task import CancelRequest, TaskProgress
 from domain.usage import TokenUsage
+from domain.workspace import WorkspaceRef
 
 Stage = Literal[
     "intake", "plan", "approval", "implement", "verify", "review", "pull_request", "done"
 ]
 Outcome = Literal["running", "pr_opened", "expired", "failed", "cancelled"]
+LoopStage = Literal["verify", "review"]
 
 
 class RepoSettings(BaseModel):
@@ -50,6 +54,11 @@ class RunSettings(BaseModel):
     task_test_attempts: int = Field(
         default=0, ge=0, description="Test runs on each task's branch (0: only the issue's)"
     )
+    max_loop_rounds_per_run: int = Field(
+        default=20,
+        ge=1,
+        description="Verify and review rounds in one run before it continues as new",
+    )
 
 
 class IssueWorkflowInput(BaseModel):
@@ -58,6 +67,9 @@ class IssueWorkflowInput(BaseModel):
     settings: RunSettings = Field(default_factory=RunSettings)
     model: ModelRunSettings | None = Field(
         default=None, description="Tiers and budgets; None sends every call to the one model"
+    )
+    carried: CarriedState | None = Field(
+        default=None, description="Set by continue-as-new: resume at verify or review"
     )
 
 
@@ -115,7 +127,38 @@ class IssueStatus(BaseModel):
         return total
 
 
+class LoopState(BaseModel):
+    """Where the verify and review loops stand, so a continued run picks up mid-loop."""
+
+    resume_at: LoopStage = "verify"
+    verify_runs_since_human: int = 0
+    verify_outputs: list[str] = Field(default_factory=list, description="Failing tails")
+    guidance: str = Field(default="", description="From the last resume")
+    review_rounds_since_human: int = 0
+
+
+class CarriedState(BaseModel):
+    """A run's state after implement, handed to the next run by continue-as-new."""
+
+    issue: IssueInfo
+    plan: Plan
+    workspace: WorkspaceRef
+    status: IssueStatus
+    loop: LoopState
+    touched: list[str] = Field(default_factory=list)
+    changes: int = Field(default=0, description="Commits so far: keeps change ids unique")
+    escalations: int = 0
+    calls: int = 0
+    gateway: GatewayState | None = None
+    test_run: TestRun | None = Field(default=None, description="Needed to resume at review")
+    cancel: CancelRequest | None = None
+
+
 class IssueResult(BaseModel):
     outcome: Outcome
     pr_url: str | None = None
     status: IssueStatus
+
+
+# ``IssueWorkflowInput`` names ``CarriedState``, defined after it.
+IssueWorkflowInput.model_rebuild()

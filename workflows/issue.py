@@ -46,9 +46,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.review import GateResult, ReviewVerdict
     from domain.run import (
         ApprovalDecision,
+        CarriedState,
         IssueResult,
         IssueStatus,
         IssueWorkflowInput,
+        LoopStage,
+        LoopState,
         Outcome,
         ResumeRequest,
         Stage,
@@ -112,6 +115,11 @@ class IssueWorkflow:
         self._changes = 0
         self._calls = 0
         self._gateway = ModelGateway(input.model, on_pause=self._budget_paused)
+        self._loop = LoopState()
+        # Verify and review rounds in this run of the workflow (not carried: a fresh history).
+        self._rounds = 0
+        if input.carried is not None:
+            self._restore(input.carried)
         if input.model is not None:
             self._status.model = self._gateway.status
 
@@ -127,6 +135,8 @@ class IssueWorkflow:
             ]
         )
         try:
+            if input.carried is not None:
+                return await self._carry_on(input.carried)
             return await self._carry()
         except RunCancelled:
             self._status.waiting_for = None
@@ -169,7 +179,30 @@ class IssueWorkflow:
         self._end_stage()
 
         test_run = await self._verify(issue, plan, workspace)
-        verdict, gates, test_run = await self._review(issue, plan, workspace, test_run)
+        return await self._review_and_open(issue, plan, workspace, test_run)
+
+    async def _carry_on(self, carried: CarriedState) -> IssueResult:
+        """A continued run: pick the verify or review loop up where the last run left it."""
+        issue, plan, workspace = carried.issue, carried.plan, carried.workspace
+        workflow.upsert_search_attributes([names.SA_STAGE.value_set(self._status.stage)])
+        workflow.set_current_details(f"Stage: {self._status.stage} (continued)")
+        if carried.loop.resume_at == "verify":
+            test_run = await self._verify(issue, plan, workspace, resumed=True)
+        else:
+            assert carried.test_run is not None, "a run continued at review carries its tests"
+            test_run = carried.test_run
+        # Resumed either way: a run continued inside review's own verify keeps review's count.
+        return await self._review_and_open(issue, plan, workspace, test_run, resumed=True)
+
+    async def _review_and_open(
+        self,
+        issue: IssueInfo,
+        plan: Plan,
+        workspace: WorkspaceRef,
+        test_run: TestRun,
+        resumed: bool = False,
+    ) -> IssueResult:
+        verdict, gates, test_run = await self._review(issue, plan, workspace, test_run, resumed)
 
         await self._enter("pull_request")
         pr = await self._call(
@@ -313,43 +346,60 @@ class IssueWorkflow:
         self._status.waiting_for = None
         return None
 
-    async def _verify(self, issue: IssueInfo, plan: Plan, workspace: WorkspaceRef) -> TestRun:
-        await self._enter("verify")
+    async def _verify(
+        self, issue: IssueInfo, plan: Plan, workspace: WorkspaceRef, resumed: bool = False
+    ) -> TestRun:
+        """The resolution loop; its counters live in ``self._loop`` to survive continue-as-new."""
         settings = self._input.settings
-        runs_since_human = 0
-        outputs: list[str] = []
-        guidance = ""
+        loop = self._loop
+        if not resumed:
+            await self._enter("verify")
+            loop.verify_runs_since_human = 0
+            loop.verify_outputs = []
+            loop.guidance = ""
         while True:
+            await self._maybe_continue_as_new(issue, plan, workspace, "verify")
+            self._rounds += 1
             test_run = await self._run_tests(workspace)
-            runs_since_human += 1
+            loop.verify_runs_since_human += 1
             if test_run.passed:
                 self._end_stage()
                 return test_run
-            outputs.append(test_run.output_tail)
-            stuck = recovery.classify_test_runs(outputs) == "no_progress"
-            if stuck or runs_since_human >= settings.max_verify_attempts:
+            loop.verify_outputs.append(test_run.output_tail)
+            stuck = recovery.classify_test_runs(loop.verify_outputs) == "no_progress"
+            if stuck or loop.verify_runs_since_human >= settings.max_verify_attempts:
                 reason = (
                     "The last fix changed nothing in the failing test output."
                     if stuck
-                    else f"Tests still fail after {runs_since_human} attempts."
+                    else f"Tests still fail after {loop.verify_runs_since_human} attempts."
                 )
-                resumed = await self._escalate(reason, test_run.output_tail)
-                runs_since_human = 0
-                outputs = []
-                guidance = resumed.guidance if resumed else ""
+                resume = await self._escalate(reason, test_run.output_tail)
+                loop.verify_runs_since_human = 0
+                loop.verify_outputs = []
+                loop.guidance = resume.guidance if resume else ""
             feedback = f"The tests fail. Output:\n{test_run.output_tail}"
-            if guidance:
-                feedback += f"\n\nGuidance from a human: {guidance}"
+            if loop.guidance:
+                feedback += f"\n\nGuidance from a human: {loop.guidance}"
             last_task = plan.in_dependency_order()[-1]
             await self._change(issue, plan, last_task, workspace, "fix", feedback, "fix")
 
     async def _review(
-        self, issue: IssueInfo, plan: Plan, workspace: WorkspaceRef, test_run: TestRun
+        self,
+        issue: IssueInfo,
+        plan: Plan,
+        workspace: WorkspaceRef,
+        test_run: TestRun,
+        resumed: bool = False,
     ) -> tuple[ReviewVerdict, list[GateResult], TestRun]:
-        rounds_since_human = 0
+        loop = self._loop
+        if not resumed:
+            loop.review_rounds_since_human = 0
         while True:
+            await self._maybe_continue_as_new(issue, plan, workspace, "review", test_run)
+            self._rounds += 1
             await self._enter("review")
-            rounds_since_human += 1
+            loop.review_rounds_since_human += 1
+            rounds_since_human = loop.review_rounds_since_human
             self._bump("review")
             diff = await self._call(
                 names.DIFF_SUMMARY, DiffSummaryInput(workspace=workspace), DiffSummary, options.GIT
@@ -380,7 +430,7 @@ class IssueWorkflow:
                     f"Review still requests changes after {rounds_since_human} rounds.",
                     "\n".join(verdict.requested_changes) or verdict.summary,
                 )
-                rounds_since_human = 0
+                loop.review_rounds_since_human = 0
                 continue
             await self._enter("implement")
             feedback = "Review requested changes:\n" + "\n".join(
@@ -390,6 +440,53 @@ class IssueWorkflow:
             await self._change(issue, plan, last_task, workspace, "review", feedback, "review")
             self._end_stage()
             test_run = await self._verify(issue, plan, workspace)
+
+    # ----- continue-as-new -------------------------------------------------------------------
+
+    async def _maybe_continue_as_new(
+        self,
+        issue: IssueInfo,
+        plan: Plan,
+        workspace: WorkspaceRef,
+        at: LoopStage,
+        test_run: TestRun | None = None,
+    ) -> None:
+        """At a loop boundary only (never mid-wait): hand the state to a fresh history."""
+        if self._rounds == 0:
+            return  # always make progress in a run
+        if self._rounds < self._input.settings.max_loop_rounds_per_run and not (
+            workflow.info().is_continue_as_new_suggested()
+        ):
+            return
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._loop.resume_at = at
+        carried = CarriedState(
+            issue=issue,
+            plan=plan,
+            workspace=workspace,
+            status=self._status,
+            loop=self._loop,
+            touched=self._touched,
+            changes=self._changes,
+            escalations=self._escalations,
+            calls=self._calls,
+            gateway=self._gateway.snapshot() if self._input.model is not None else None,
+            test_run=test_run,
+            cancel=self._cancel,
+        )
+        workflow.logger.info("continuing as new after %d rounds at %s", self._rounds, at)
+        workflow.continue_as_new(self._input.model_copy(update={"carried": carried}))
+
+    def _restore(self, carried: CarriedState) -> None:
+        self._status = carried.status.model_copy(deep=True)
+        self._loop = carried.loop.model_copy(deep=True)
+        self._touched = list(carried.touched)
+        self._changes = carried.changes
+        self._escalations = carried.escalations
+        self._calls = carried.calls
+        self._cancel = carried.cancel
+        if carried.gateway is not None:
+            self._gateway.restore(carried.gateway)
 
     # ----- building blocks -------------------------------------------------------------------
 
@@ -428,8 +525,9 @@ class IssueWorkflow:
         )
         self._add_usage(drafted.usage)
         self._changes += 1
-        # Unique per run and per change, stable across retries of the same call.
-        change_id = f"{workflow.info().run_id[:8]}:{self._changes}:{kind}"
+        # Unique per workflow and per change, stable across retries of the same call; the
+        # first run's id, because continue-as-new changes the run id but not the count.
+        change_id = f"{workflow.info().first_execution_run_id[:8]}:{self._changes}:{kind}"
         commit = await self._call(
             names.APPLY_EDITS,
             ApplyEditsInput(workspace=workspace, edits=drafted.edits, change_id=change_id),

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         BudgetPause,
         BudgetRaise,
         Failover,
+        GatewayState,
         ModelGatewayStatus,
         ModelRunSettings,
         ReserveGrant,
@@ -112,6 +113,30 @@ class ModelGateway:
         self._task_reserved: dict[str, float] = {}
         self._raises = 0
         self._sequence = 0
+
+    # ----- continue-as-new -------------------------------------------------------------------
+
+    def snapshot(self) -> GatewayState:
+        """Budgets, raises and usage so far, for the next run of the workflow."""
+        return GatewayState(
+            limits=self._limits,
+            status=self.status,
+            issue_spent_usd=self._issue_spent,
+            issue_reserved_usd=self._issue_reserved,
+            task_spent_usd=self._task_spent,
+            task_reserved_usd=self._task_reserved,
+            raises=self._raises,
+        )
+
+    def restore(self, state: GatewayState) -> None:
+        if state.limits is not None:
+            self._limits = state.limits
+        self.status = state.status
+        self._issue_spent = state.issue_spent_usd
+        self._issue_reserved = state.issue_reserved_usd
+        self._task_spent = dict(state.task_spent_usd)
+        self._task_reserved = dict(state.task_reserved_usd)
+        self._raises = state.raises
 
     # ----- the one entry point ----------------------------------------------------------------
 

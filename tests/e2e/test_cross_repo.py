@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -21,7 +21,7 @@ from config.settings import AutopilotConfig, load_config
 from devstack.forge.testing import RunningForge
 from devstack.model_server.testing import running_model_server
 from devstack.seed import Seeder
-from domain.cross_repo import CrossRepoDecision
+from domain.cross_repo import CrossRepoDecision, CrossRepoResult
 from domain.names import TASK_QUEUE
 from starters.common import issue_ref
 from starters.cross_repo import start_cross_repo_run
@@ -169,8 +169,14 @@ async def start(stack: CrossStack) -> str:
     return run.workflow_id
 
 
+def typed_handle(
+    stack: CrossStack, workflow_id: str
+) -> WorkflowHandle[CrossRepoWorkflow, CrossRepoResult]:
+    return stack.client.get_workflow_handle(workflow_id, result_type=CrossRepoResult)
+
+
 async def wait_for(stack: CrossStack, workflow_id: str, check: object, seconds: float) -> None:
-    handle = stack.client.get_workflow_handle_for(CrossRepoWorkflow.run, workflow_id)
+    handle = typed_handle(stack, workflow_id)
     async with asyncio.timeout(seconds):
         while True:
             status = await handle.query(CrossRepoWorkflow.status)
@@ -194,7 +200,7 @@ async def test_three_repositories_are_approved_and_merged_in_dependency_order(
     async for stack in make_stack(temporal, forge, model_url, tmp_path, "hold"):
         workflow_id = await start(stack)
         await wait_for(stack, workflow_id, lambda s: all(r.pr_number for r in s.repos.values()), 50)
-        handle = stack.client.get_workflow_handle_for(CrossRepoWorkflow.run, workflow_id)
+        handle = typed_handle(stack, workflow_id)
         status = await handle.query(CrossRepoWorkflow.status)
         # Approve out of order: the merge order comes from depends_on and triggers.
         for name in ("infrastructure", "frontend", "backend"):
@@ -230,7 +236,7 @@ async def test_an_unfixable_repository_holds_the_set_then_compensation_cleans_th
     ):
         workflow_id = await start(stack)
         await wait_for(stack, workflow_id, lambda s: s.phase == "held", 50)
-        handle = stack.client.get_workflow_handle_for(CrossRepoWorkflow.run, workflow_id)
+        handle = typed_handle(stack, workflow_id)
         status = await handle.query(CrossRepoWorkflow.status)
         assert "infrastructure" in (status.failure or "") and "human" in (status.failure or "")
         await handle.signal(CrossRepoWorkflow.compensate, CrossRepoDecision(by="alice"))

@@ -99,6 +99,7 @@ class FakeWorld:
     invalid_plan: bool = False
     comments: dict[str, str] = field(default_factory=dict)
     comment_writes: list[str] = field(default_factory=list)
+    comment_creations: list[str] = field(default_factory=list)  # markers, when first posted
     labels: set[str] = field(default_factory=set)
     plan_requests: list[DraftPlanInput] = field(default_factory=list)
     edit_requests: list[DraftEditsInput] = field(default_factory=list)
@@ -165,6 +166,8 @@ class FakeWorld:
             created = input.marker not in world.comments
             world.comments[input.marker] = input.body
             world.comment_writes.append(input.marker)
+            if created:
+                world.comment_creations.append(input.marker)
             return CommentRef(id=len(world.comments), html_url="http://x", created=created)
 
         @activity.defn(name=names.OPEN_PULL_REQUEST)
