@@ -113,16 +113,25 @@ async def connect(config: AutopilotConfig) -> Client:
     )
 
 
-async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
-    client = await connect(config)
-    async with autopilot_activities(config, client) as activities:
-        worker = Worker(
+@asynccontextmanager
+async def running_worker(config: AutopilotConfig, client: Client) -> AsyncIterator[Worker]:
+    """Every workflow and activity, polling the configured task queue until the block ends."""
+    async with (
+        autopilot_activities(config, client) as activities,
+        Worker(
             client,
             task_queue=config.temporal.task_queue,
             workflows=WORKFLOWS,
             activities=activities,
             interceptors=INTERCEPTORS,
-        )
+        ) as worker,
+    ):
+        yield worker
+
+
+async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
+    client = await connect(config)
+    async with running_worker(config, client):
         log.info(
             "worker started",
             task_queue=config.temporal.task_queue,
@@ -130,9 +139,8 @@ async def run_worker(config: AutopilotConfig, stop: asyncio.Event) -> None:
             forge=config.forge.url,
             model=config.model.base_url,
         )
-        async with worker:
-            await stop.wait()
-        log.info("worker stopped")
+        await stop.wait()
+    log.info("worker stopped")
 
 
 async def _main(argv: list[str]) -> int:

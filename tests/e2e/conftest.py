@@ -12,7 +12,6 @@ import pytest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from config.settings import AutopilotConfig, load_config
 from devstack.forge.testing import RunningForge, free_port, running_forge
@@ -20,8 +19,8 @@ from devstack.model_server.testing import running_model_server
 from devstack.seed import Seeder
 from devstack.stack import DEMO_SCENARIO
 from devstack.temporal_server import temporal_cli
-from domain.names import SEARCH_ATTRIBUTES, TASK_QUEUE
-from workers.main import INTERCEPTORS, WORKFLOWS, autopilot_activities
+from domain.names import SEARCH_ATTRIBUTES
+from workers.main import running_worker
 
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 
@@ -97,16 +96,7 @@ async def stack(
     }
     config = load_config(env=env)
     seeder = Seeder(forge.base_url, forge.token)
-    async with (
-        autopilot_activities(config, temporal.client) as activities,
-        Worker(
-            temporal.client,
-            task_queue=TASK_QUEUE,
-            workflows=WORKFLOWS,
-            activities=activities,
-            interceptors=INTERCEPTORS,
-        ),
-    ):
+    async with running_worker(config, temporal.client):
         yield Stack(temporal.client, config, env, forge, seeder, repo)
     await seeder.aclose()
     await asyncio.sleep(0)

@@ -15,17 +15,15 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
 from config.settings import AutopilotConfig, load_config
 from devstack.forge.testing import RunningForge
 from devstack.model_server.testing import running_model_server
 from devstack.seed import Seeder
 from domain.cross_repo import CrossRepoDecision, CrossRepoResult
-from domain.names import TASK_QUEUE
 from starters.common import issue_ref
 from starters.cross_repo import start_cross_repo_run
-from workers.main import INTERCEPTORS, WORKFLOWS, autopilot_activities
+from workers.main import running_worker
 from workflows.cross_repo import CrossRepoWorkflow
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -142,16 +140,7 @@ async def make_stack(
         source = write_repo(tmp_path / "seed" / name, marker, name == impossible)
         await seeder.create_repo(f"{prefix}-{name}", source)
     token = await reviewer_token(seeder)
-    async with (
-        autopilot_activities(config, temporal.client) as activities,
-        Worker(
-            temporal.client,
-            task_queue=TASK_QUEUE,
-            workflows=WORKFLOWS,
-            activities=activities,
-            interceptors=INTERCEPTORS,
-        ),
-    ):
+    async with running_worker(config, temporal.client):
         yield CrossStack(temporal.client, config, forge, seeder, prefix, token)
     await seeder.aclose()
     await asyncio.sleep(0)
