@@ -7,29 +7,13 @@ requests without the right ``x-api-key`` (401), with Anthropic's own error bodie
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_seconds: float = 0.0
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
+from devstack.wire_stub import Recorded, Reply, answer
 
 
 def message(
@@ -90,12 +74,7 @@ class AnthropicStub:
             reply = error(500, "api_error", "nothing scripted")
         else:
             reply = self.replies.pop(0)
-        if reply.delay_seconds:
-            await asyncio.sleep(reply.delay_seconds)
-        words = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-        return web.Response(
-            status=reply.status, text=words, content_type="application/json", headers=reply.headers
-        )
+        return await answer(reply)
 
 
 @asynccontextmanager

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_seconds: float = 0.0
-
-
-@dataclass
-class Recorded:
-    path: str
-    headers: dict[str, str]
-    body: dict[str, Any]
+from devstack.wire_stub import Recorded, Reply, answer
 
 
 def completion(
@@ -64,16 +48,7 @@ class StubServer:
         self.requests.append(Recorded(request.path, dict(request.headers), body))
         if not self.replies:
             return web.json_response({"error": {"message": "nothing scripted"}}, status=418)
-        reply = self.replies.pop(0)
-        if reply.delay_seconds:
-            await asyncio.sleep(reply.delay_seconds)
-        text = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
-        return web.Response(
-            status=reply.status,
-            text=text,
-            content_type="application/json",
-            headers=reply.headers,
-        )
+        return await answer(self.replies.pop(0))
 
 
 # A fake key, to prove it never leaks into errors.

@@ -58,7 +58,7 @@ async def wait_for(
     # Queries do not advance time; poll with real sleeps while time skipping is paused.
     import asyncio
 
-    for _ in range(200):
+    for _ in range(300):
         status = await handle.query(IssueWorkflow.status)
         if check(status):
             return status

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -14,9 +14,10 @@ from temporalio.worker import Worker
 
 from domain.issue import IssueRef, RepoRef
 from domain.plan import LENIENT_GRAPH, Plan, PlanTask
-from domain.run import IssueResult, IssueStatus, IssueWorkflowInput, ResumeRequest, RunSettings
+from domain.run import IssueResult, IssueWorkflowInput, ResumeRequest, RunSettings
 from domain.task import CancelRequest, SkipTaskRequest, task_workflow_id
 from tests.workflows.fakes import FakeWorld
+from tests.workflows.test_issue_workflow import wait_for
 from workflows import recovery
 from workflows.issue import IssueWorkflow
 from workflows.task import TaskWorkflow
@@ -65,17 +66,6 @@ async def running(
         yield await env.client.start_workflow(
             IssueWorkflow.run, input, id=f"wf-{uuid.uuid4()}", task_queue=queue
         )
-
-
-async def wait_for(
-    handle: WorkflowHandle[IssueWorkflow, IssueResult], check: Callable[[IssueStatus], bool]
-) -> IssueStatus:
-    for _ in range(300):
-        status = await handle.query(IssueWorkflow.status)
-        if check(status):
-            return status
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not reached; last status {status}")
 
 
 def task_edits(world: FakeWorld) -> list[str]:
