@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint stop status clean
+.PHONY: demo test test-fast sandbox-check host lint stop status clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,12 +13,24 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 ## Carry the demo issue to a pull request on the embedded stack (ARGS=--interactive to approve yourself)
-demo: $(STAMP)
+demo: $(STAMP) host
 	$(PY) -m devstack.demo $(ARGS)
 
 ## The whole test suite
-test: $(STAMP)
+test: $(STAMP) host
 	$(PY) -m pytest -q
+
+## The suite without end-to-end runs and real environment builds (no package index needed)
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not e2e and not slow"
+
+## Host packages for the sandbox (bubblewrap, python3-venv); installs them as root
+host:
+	bash devstack/host-packages.sh
+
+## Can this host confine repository code? (bubblewrap; see config/README.md, sandbox)
+sandbox-check: $(STAMP)
+	$(PY) -m activities.sandbox
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

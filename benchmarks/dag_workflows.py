@@ -12,10 +12,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-with workflow.unsafe.imports_passed_through():
-    from benchmarks.batches import batches
-    from benchmarks.models import ExecuteDagInput, ExecuteDagResult, RunTaskInput
-    from workflows.dag import DagScheduler, effort_weight
+from benchmarks.batches import batches
+from benchmarks.models import ExecuteDagInput, ExecuteDagResult, RunTaskInput
+from workflows.dag import DagScheduler, effort_weight
 
 SLEEP_ACTIVITY = (
     "bench_sleep_task"  # benchmarks.activities.SLEEP_ACTIVITY; no activity imports here

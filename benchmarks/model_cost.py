@@ -32,7 +32,7 @@ from devstack.model_server.testing import running_model_server
 from devstack.stack import DEMO_SCENARIO
 from domain.change import DiffSummary, EditSet, TestRun
 from domain.issue import IssueInfo
-from domain.model import DraftEditsInput, DraftPlanInput, ReviewChangeInput
+from domain.model import DraftEditsInput, DraftPlanInput, DraftPlanOutput, ReviewChangeInput
 from domain.plan import Plan, PlanTask
 from domain.tiers import ModelRouting, Tier, TierModel, estimate_plan_cost
 from domain.usage import TokenUsage
@@ -142,16 +142,7 @@ async def measure(model_url: str) -> dict[str, Any]:
     """Run the demo's model calls against the replay server at ``model_url``; the report."""
     routing = demo_routing()
     providers: list[OpenAICompatibleProvider] = []
-
-    def factory(name: str, model: str) -> OpenAICompatibleProvider:
-        providers.append(OpenAICompatibleProvider(model_url, model))
-        return providers[-1]
-
-    breakers = {PROVIDER: CircuitBreaker(PROVIDER, 5, 30)}
-    default = Route(PROVIDER, MODEL, factory(PROVIDER, MODEL), routing.model_for("balanced"))
-    model = ModelActivities(
-        router=ModelRouter.build(routing, factory, breakers, default), cache=AnswerCache()
-    )
+    model = _model_activities(model_url, routing, providers)
     env = ActivityEnvironment()
     stages = Recorder()
     issue = demo_issue()
@@ -169,16 +160,9 @@ async def measure(model_url: str) -> dict[str, Any]:
             stage = "edits" if purpose == "task" else purpose
             tier = routing.tier_for(stage, task)
             scope = {p: files[p] for p in [*task.files, ALWAYS_SENT] if p in files}
+            fields = {"purpose": purpose, "issue": issue, "plan": plan, "task": task}
             request = DraftEditsInput.model_validate(
-                {
-                    "purpose": purpose,
-                    "issue": issue,
-                    "plan": plan,
-                    "task": task,
-                    "files": scope,
-                    "feedback": feedback,
-                    "tier": tier,
-                }
+                {**fields, "files": scope, "feedback": feedback, "tier": tier}
             )
             out = await env.run(model.draft_edits, request)
             apply(files, out.edits)
@@ -207,10 +191,36 @@ async def measure(model_url: str) -> dict[str, Any]:
         for provider in providers:
             await provider.aclose()
 
+    return _report(stages, plan, routing, planned.usage, again)
+
+
+def _model_activities(
+    model_url: str, routing: ModelRouting, providers: list[OpenAICompatibleProvider]
+) -> ModelActivities:
+    """The worker's model activities, every tier served by the replay server at ``model_url``."""
+
+    def factory(name: str, model: str) -> OpenAICompatibleProvider:
+        providers.append(OpenAICompatibleProvider(model_url, model))
+        return providers[-1]
+
+    breakers = {PROVIDER: CircuitBreaker(PROVIDER, 5, 30)}
+    default = Route(PROVIDER, MODEL, factory(PROVIDER, MODEL), routing.model_for("balanced"))
+    return ModelActivities(
+        router=ModelRouter.build(routing, factory, breakers, default), cache=AnswerCache()
+    )
+
+
+def _report(
+    stages: Recorder,
+    plan: Plan,
+    routing: ModelRouting,
+    first_plan: TokenUsage,
+    again: DraftPlanOutput,
+) -> dict[str, Any]:
     total = sum(stages.usage.values(), TokenUsage())
     estimate = estimate_plan_cost(plan, routing)
     estimated_part = round(stages.usage["edits"].cost_usd + stages.usage["review"].cost_usd, 6)
-    first = planned.usage.cost_usd
+    first = first_plan.cost_usd
     return {
         "prices_usd_per_mtok": {t: {"input": i, "output": o} for t, (i, o) in DEMO_PRICES.items()},
         "stages": stages.report(),

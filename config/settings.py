@@ -26,7 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from domain import names
+from config.environment import SandboxConfig, SetupCommands
+from domain import graph, names
 from domain.budget import BudgetLimits, ModelRunSettings
 from domain.run import RepoSettings, RunSettings
 from domain.tiers import (
@@ -37,6 +38,7 @@ from domain.tiers import (
     TierModel,
     single_model_routing,
 )
+from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, EnvironmentSpec
 
 CONFIG_DIR = Path(__file__).parent
 DEFAULT_CONFIG_PATH = CONFIG_DIR / "autopilot.yaml"
@@ -206,13 +208,23 @@ class BudgetSettings(_Section):
 class WorkspaceSettings(_Section):
     root: Path = Field(default=Path(".autopilot/workspaces"), validate_default=True)
     max_edit_bytes: int = Field(default=200_000, gt=0)
+    # Per-repository environments (activities.workspace.environment), outside every checkout.
+    environments: Path = Field(default=Path(".autopilot/environments"), validate_default=True)
 
-    @field_validator("root")
+    @field_validator("root", "environments")
     @classmethod
     def _absolute(cls, root: Path) -> Path:
         # Resolved once, at load time, so a later chdir cannot move the workspaces.
         root = root.expanduser()
         return root if root.is_absolute() else Path.cwd() / root
+
+    @model_validator(mode="after")
+    def _apart(self) -> WorkspaceSettings:
+        # Checkouts are made and deleted under root; an environment there could be deleted
+        # or shown to a sandbox as part of a checkout.
+        if self.environments == self.root or self.environments.is_relative_to(self.root):
+            raise ValueError("environments: must be outside workspace.root")
+        return self
 
 
 class TriggerSettings(_Section):
@@ -254,9 +266,20 @@ class RepositoryConfig(RepoSettings):
     model_tiers: dict[Literal["plan", "edits", "fix", "review", "task"], Tier] | None = Field(
         default=None, description="Tier overrides per stage ('task': every task's edits)"
     )
+    setup_command: SetupCommands = Field(
+        default=None,
+        description="Commands building the tests' environment; none: detect; []: no environment",
+    )
+    setup_timeout_seconds: int = Field(default=DEFAULT_SETUP_TIMEOUT_SECONDS, gt=0)
 
     def repo_settings(self) -> RepoSettings:
         return RepoSettings.model_validate(self.model_dump(include=set(RepoSettings.model_fields)))
+
+    def environment_spec(self) -> EnvironmentSpec:
+        """What ``workspace.prepare_environment`` needs: the commands and their time limit."""
+        return EnvironmentSpec(
+            setup_commands=self.setup_command, timeout_seconds=self.setup_timeout_seconds
+        )
 
 
 class CrossRepoWorkflowConfig(_Section):
@@ -292,6 +315,7 @@ class AutopilotConfig(_Section):
     model: ModelSettings = Field(default_factory=ModelSettings)
     budget: BudgetSettings = Field(default_factory=BudgetSettings)
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     run: RunConfig = Field(default_factory=RunConfig)
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
@@ -382,39 +406,13 @@ def _graph_problem(file: RepositoriesFile) -> tuple[str, str] | None:
             if name not in known:
                 key = f"cross_repo_workflows.{workflow}.repositories[{position}]"
                 return key, f"unknown repository {name!r}"
-    cycle = find_cycle(merge_edges(file.repositories))
+    edges = merge_edges(file.repositories)
+    cycle = graph.find_cycle({name: sorted(edges[name]) for name in sorted(edges)})
     if cycle:
         index = next(i for i, r in enumerate(file.repositories) if r.name == cycle[0])
         return f"repositories[{index}].depends_on", (
             "dependency cycle (depends_on and triggers): " + " -> ".join(cycle)
         )
-    return None
-
-
-def find_cycle(edges: Mapping[str, set[str]]) -> list[str] | None:
-    """One cycle of ``edges`` as [a, b, ..., a], or None; deterministic (sorted walk)."""
-    state: dict[str, int] = {}  # 1: on the current path, 2: done
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path.append(node)
-        for after in sorted(edges.get(node, ())):
-            if state.get(after) == 1:
-                return [*path[path.index(after) :], after]
-            if after not in state:
-                found = visit(after)
-                if found:
-                    return found
-        path.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(edges):
-        if node not in state:
-            found = visit(node)
-            if found:
-                return found
     return None
 
 

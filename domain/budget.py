@@ -17,14 +17,6 @@ from domain.tiers import ModelRouting
 from domain.usage import TokenUsage
 
 # The global ledger: one long-running workflow with a well-known id, spoken to by activities.
-LEDGER_WORKFLOW = "BudgetLedgerWorkflow"
-LEDGER_WORKFLOW_ID = "autopilot:budget-ledger"
-LEDGER_RESERVE = "reserve"
-LEDGER_SETTLE = "settle"
-LEDGER_RAISE_LIMIT = "raise_limit"
-LEDGER_SNAPSHOT = "snapshot"
-BUDGET_RESERVE = "budget.reserve"
-BUDGET_SETTLE = "budget.settle"
 
 WINDOW = timedelta(hours=1)
 # While the global budget is used up, a paused run looks at the ledger again this often

@@ -15,16 +15,8 @@ from domain.issue import IssueRef, RepoRef
 from domain.run import RepoSettings, RunSettings
 
 # Activity names (called by name from the workflow, so it imports no I/O code).
-ENSURE_LINKED_ISSUE = "forge.ensure_linked_issue"
-PULL_VERDICT = "forge.pull_verdict"
-UPDATE_PULL_SECTION = "forge.update_pull_section"
-MERGE_PULL = "forge.merge_pull"
-CLOSE_PULL = "forge.close_pull"
-DELETE_BRANCH = "forge.delete_branch"
-REVERT_MERGE = "workspace.revert_merge"
 
 # Error type of a merge the forge refused (405 not mergeable, 409 conflict): the gate fails.
-ERR_MERGE_REFUSED = "MergeRefused"
 
 Coordination = Literal["sequential", "parallel"]
 OnFailure = Literal["hold", "compensate"]

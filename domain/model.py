@@ -33,10 +33,13 @@ class DraftPlanOutput(BaseModel):
     cached: bool = Field(default=False, description="Served from the answer cache, not paid")
 
 
+EditPurpose = Literal["task", "fix", "review"]
+
+
 class DraftEditsInput(BaseModel):
     """Ask for edits that carry out a task, fix failing tests, or answer a review."""
 
-    purpose: Literal["task", "fix", "review"]
+    purpose: EditPurpose
     issue: IssueInfo
     plan: Plan
     task: PlanTask

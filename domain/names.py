@@ -1,5 +1,7 @@
-"""Names shared by workers, starters and workflows: task queue, activities, search attributes.
+"""The contract between workflows, activities, workers and starters, by name.
 
+Every workflow type, activity, handler and error type that crosses the workflow/activity
+boundary is named here once; timeouts and retry policies live in ``workflows/options.py``.
 Workflows call activities by these names, so workflow modules never import I/O code.
 """
 
@@ -9,6 +11,18 @@ from temporalio.common import SearchAttributeKey
 
 TASK_QUEUE = "autopilot"
 
+# Workflow types
+ISSUE_WORKFLOW = "IssueWorkflow"
+TASK_WORKFLOW = "TaskWorkflow"
+CROSS_REPO_WORKFLOW = "CrossRepoWorkflow"
+LEDGER_WORKFLOW = "BudgetLedgerWorkflow"
+# The one global budget ledger, and its Updates and query.
+LEDGER_WORKFLOW_ID = "autopilot:budget-ledger"
+LEDGER_RESERVE = "reserve"
+LEDGER_SETTLE = "settle"
+LEDGER_RAISE_LIMIT = "raise_limit"
+LEDGER_SNAPSHOT = "snapshot"
+
 # Forge (Gitea API)
 GET_ISSUE = "forge.get_issue"
 GET_REPO = "forge.get_repo"
@@ -16,11 +30,20 @@ ENSURE_LABELS = "forge.ensure_labels"
 SET_ISSUE_LABELS = "forge.set_issue_labels"
 UPSERT_COMMENT = "forge.upsert_comment"
 OPEN_PULL_REQUEST = "forge.open_pull_request"
+ENSURE_LINKED_ISSUE = "forge.ensure_linked_issue"
+PULL_VERDICT = "forge.pull_verdict"
+UPDATE_PULL_SECTION = "forge.update_pull_section"
+MERGE_PULL = "forge.merge_pull"
+CLOSE_PULL = "forge.close_pull"
+DELETE_BRANCH = "forge.delete_branch"
 
 # Model
 DRAFT_PLAN = "model.draft_plan"
 DRAFT_EDITS = "model.draft_edits"
 REVIEW_CHANGE = "model.review_change"
+RESOLVE_CONFLICT = "model.resolve_conflict"
+BUDGET_RESERVE = "budget.reserve"
+BUDGET_SETTLE = "budget.settle"
 
 # Workspace (git and test runs)
 PREPARE_WORKSPACE = "workspace.prepare"
@@ -28,6 +51,10 @@ READ_FILES = "workspace.read_files"
 APPLY_EDITS = "workspace.apply_edits"
 RUN_TESTS = "workspace.run_tests"
 DIFF_SUMMARY = "workspace.diff_summary"
+ENSURE_BRANCH = "workspace.ensure_branch"
+INTEGRATE = "workspace.integrate"
+REVERT_MERGE = "workspace.revert_merge"
+PREPARE_ENVIRONMENT = "workspace.prepare_environment"
 
 # Search attributes the Web UI filters runs by (registered by the dev stack).
 SA_REPO = SearchAttributeKey.for_keyword("Repo")
@@ -46,6 +73,18 @@ ERR_UNAUTHORIZED = "Unauthorized"
 ERR_FORBIDDEN = "Forbidden"
 ERR_INVALID_REQUEST = "InvalidRequest"
 ERR_REPO_ARCHIVED = "RepoArchived"
+ERR_MERGE_REFUSED = "MergeRefused"
+# The forge or a model provider is down, refused or answered garbage.
+ERR_FORGE_UNAVAILABLE = "ForgeUnavailable"
+ERR_FORGE_CONFLICT = "Conflict"
+ERR_FORGE_BAD_RESPONSE = "ForgeBadResponse"
+ERR_MODEL_UNAVAILABLE = "ModelUnavailable"
+ERR_MODEL_REQUEST_REJECTED = "ModelRequestRejected"
+ERR_PROVIDER_UNAVAILABLE = "ProviderUnavailable"
+# A TaskWorkflow that could not carry out its task; the parent blocks its dependents.
+ERR_TASK_FAILED = "TaskFailed"
+# Repository code cannot be confined here (no bubblewrap, or the kernel refuses namespaces).
+ERR_SANDBOX_UNAVAILABLE = "SandboxUnavailable"
 
 # Labels Autopilot puts on issues.
 LABEL_IN_PROGRESS = "autopilot-in-progress"

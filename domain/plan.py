@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
+from domain import graph
+
 TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 # Validation context that keeps a plan with a broken task graph, so a workflow can decode it and
 # send the problems back to the planner instead of failing its own task on decoding.
@@ -46,49 +48,20 @@ class Plan(BaseModel):
             unknown = sorted(set(task.depends_on) - known)
             if unknown:
                 raise ValueError(f"task {task.id!r} depends on unknown tasks: {', '.join(unknown)}")
-        cycle = find_cycle(self.tasks)
+        cycle = graph.find_cycle(self.dependencies())
         if cycle:
             raise ValueError(f"dependency cycle: {' -> '.join(cycle)}")
         return self
 
     def in_dependency_order(self) -> list[PlanTask]:
-        """Tasks so that each comes after everything it depends on (stable by plan order)."""
-        done: set[str] = set()
-        ordered: list[PlanTask] = []
-        pending = list(self.tasks)
-        while pending:
-            ready = [t for t in pending if set(t.depends_on) <= done]
-            ready.sort(key=lambda t: -t.priority)
-            for task in ready:
-                ordered.append(task)
-                done.add(task.id)
-            pending = [t for t in pending if t.id not in done]
-        return ordered
+        """Tasks so that each comes after everything it depends on: shallowest first, then
+        higher priority, then plan order."""
+        deps = self.dependencies()
+        depth = graph.longest_chain(deps, lambda _: 1.0)
+        by_id = {t.id: t for t in self.tasks}
+        order = graph.topological_order(deps, rank=lambda i: (depth[i], -by_id[i].priority))
+        return [by_id[i] for i in order]
 
-
-def find_cycle(tasks: list[PlanTask]) -> list[str]:
-    """One dependency cycle as [a, b, ..., a], or [] when the graph is acyclic."""
-    deps = {t.id: [d for d in t.depends_on] for t in tasks}
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = finished
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        state[node] = 1
-        stack.append(node)
-        for nxt in deps.get(node, []):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return []
-
-    for task in tasks:
-        if task.id not in state:
-            found = visit(task.id)
-            if found:
-                return found
-    return []
+    def dependencies(self) -> dict[str, list[str]]:
+        """task id -> the task ids it depends on, in plan order."""
+        return {t.id: list(t.depends_on) for t in self.tasks}

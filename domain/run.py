@@ -14,10 +14,10 @@ from domain.plan import Plan
 from domain.review import ReviewVerdict
 from domain.task import CancelRequest, TaskProgress
 from domain.usage import TokenUsage
-from domain.workspace import WorkspaceRef
+from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, EnvironmentRef, WorkspaceRef
 
 Stage = Literal[
-    "intake", "plan", "approval", "implement", "verify", "review", "pull_request", "done"
+    "intake", "setup", "plan", "approval", "implement", "verify", "review", "pull_request", "done"
 ]
 Outcome = Literal["running", "pr_opened", "expired", "failed", "cancelled"]
 LoopStage = Literal["verify", "review"]
@@ -33,6 +33,10 @@ class RepoSettings(BaseModel):
         description="Glob patterns no automated change may touch",
     )
     max_diff_lines: int = Field(default=1000, gt=0)
+    setup_command: list[str] | None = Field(
+        default=None, description="Builds the environment; None: detected; []: none"
+    )
+    setup_timeout_seconds: int = Field(default=DEFAULT_SETUP_TIMEOUT_SECONDS, gt=0)
 
 
 class RunSettings(BaseModel):
@@ -115,6 +119,9 @@ class IssueStatus(BaseModel):
     pr_url: str | None = None
     pr_number: int | None = None
     error: str | None = None
+    environment: EnvironmentRef | None = Field(
+        default=None, description="Where the tests run, from setup (None: built by each test run)"
+    )
     model: ModelGatewayStatus | None = Field(
         default=None, description="Cost per stage and task, failovers, a budget pause"
     )

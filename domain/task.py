@@ -1,8 +1,4 @@
-"""Tasks run in parallel: the TaskWorkflow's input and result, integration and conflicts.
-
-The activity and workflow names live here (not in ``domain.names``) while this feature settles;
-workflows still call activities only by these names.
-"""
+"""Tasks run in parallel: the TaskWorkflow's input and result, integration and conflicts."""
 
 from __future__ import annotations
 
@@ -14,13 +10,10 @@ from domain.budget import ModelGatewayStatus, ModelRunSettings
 from domain.change import TestRun
 from domain.issue import IssueInfo
 from domain.plan import Plan, PlanTask
+from domain.tiers import ProviderRole, Tier
 from domain.usage import TokenUsage
-from domain.workspace import WorkspaceRef
+from domain.workspace import EnvironmentRef, WorkspaceRef
 
-TASK_WORKFLOW = "TaskWorkflow"
-ENSURE_BRANCH = "workspace.ensure_branch"
-INTEGRATE = "workspace.integrate"
-RESOLVE_CONFLICT = "model.resolve_conflict"
 CONFLICT_SCHEMA_NAME = "conflict_resolution"
 
 TaskState = Literal["waiting", "running", "completed", "failed", "blocked", "skipped"]
@@ -49,6 +42,9 @@ class TaskWorkflowInput(BaseModel):
     max_test_attempts: int = Field(default=0, ge=0, description="Test runs per task, at most")
     model: ModelRunSettings | None = Field(
         default=None, description="Tiers, and the task's allowance as its budget"
+    )
+    environment: EnvironmentRef | None = Field(
+        default=None, description="Where the tests run (None: built by the test run)"
     )
 
 
@@ -101,6 +97,9 @@ class IntegrateInput(BaseModel):
     resolution: dict[str, str] | None = None
     test_command: str | None = None
     test_timeout_seconds: int = Field(default=600, gt=0)
+    environment: EnvironmentRef | None = Field(
+        default=None, description="The tests' environment; None: the detected default"
+    )
 
 
 IntegrateStatus = Literal[
@@ -135,9 +134,14 @@ class ResolveConflictInput(BaseModel):
     task: PlanTask
     conflicts: dict[str, str]
     feedback: str = Field(default="", description="Why the previous resolution was refused")
+    tier: Tier | None = Field(default=None, description="None: the default (untiered) model")
+    provider_role: ProviderRole = Field(default="primary", description="backup after failover")
 
 
 class ResolveConflictOutput(BaseModel):
     resolution: ConflictResolution
     usage: TokenUsage
     model: str
+    provider: str = Field(default="", description="Configured provider name that answered")
+    tier: Tier | None = None
+    cached: bool = Field(default=False, description="Served from the answer cache, not paid")

@@ -20,7 +20,6 @@ ProviderRole = Literal["primary", "backup"]
 ModelStage = Literal["plan", "edits", "fix", "review"]
 
 # ApplicationError type raised while a provider's circuit breaker is open.
-ERR_PROVIDER_UNAVAILABLE = "ProviderUnavailable"
 
 TOKENS_PER_MILLION = 1_000_000
 CHARS_PER_TOKEN = 4  # a rough, deliberately generous conversion for estimates

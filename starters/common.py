@@ -27,8 +27,6 @@ from domain import names
 from domain.issue import IssueRef, RepoRef
 from domain.run import IssueWorkflowInput, RunSettings
 
-WORKFLOW_NAME = "IssueWorkflow"
-
 
 class StarterError(Exception):
     """A problem a person can fix; printed as one line, exit status 2."""
@@ -112,7 +110,7 @@ async def start_issue_run(client: Client, config: AutopilotConfig, issue: IssueR
             workflow_id, described.run_id, False, ui_link(config, workflow_id, described.run_id)
         )
     started = await client.start_workflow(
-        WORKFLOW_NAME,
+        names.ISSUE_WORKFLOW,
         workflow_input(config, issue),
         id=workflow_id,
         task_queue=config.temporal.task_queue,

@@ -41,7 +41,6 @@ from starters.common import (
     ui_link,
 )
 
-WORKFLOW_NAME = "CrossRepoWorkflow"
 LABEL_PREFIX = "autopilot:"
 
 
@@ -98,7 +97,7 @@ async def start_cross_repo_run(
     workflow_id = cross_repo_workflow_id(workflow, trigger)
     running = await latest_run_status(client, workflow_id) == WorkflowExecutionStatus.RUNNING
     handle = await client.start_workflow(
-        WORKFLOW_NAME,
+        names.CROSS_REPO_WORKFLOW,
         input,
         id=workflow_id,
         task_queue=config.temporal.task_queue,

@@ -19,10 +19,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.forge.cross_repo import CrossRepoForgeActivities
-from activities.model.conflicts import ConflictActivities
 from activities.model.factory import budget_activities, build_model_activities
 from activities.model.metrics import serve_prometheus
-from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.workspace.activities import WorkspaceActivities
 from activities.workspace.revert import RevertActivities
 from config.settings import AutopilotConfig, ConfigError, load_config
@@ -31,6 +29,7 @@ from workers.observability import configure_logging
 from workflows.cross_repo import CrossRepoWorkflow
 from workflows.issue import IssueWorkflow
 from workflows.ledger import BudgetLedgerWorkflow
+from workflows.runner import WORKFLOW_RUNNER
 from workflows.task import TaskWorkflow
 
 INTERCEPTORS = [HeartbeatInterceptor()]
@@ -57,18 +56,13 @@ async def autopilot_activities(
     """All activity callables, with their pooled clients closed afterwards."""
     token_for = forge_token_lookup(config)
     forge = CrossRepoForgeActivities(lambda url: token_for(url) or "")
-    provider = OpenAICompatibleProvider(
-        base_url=config.model.base_url,
-        model=config.model.model,
-        api_key=config.model_api_key(),
-        timeout_seconds=config.model.timeout_seconds,
-    )
     model = build_model_activities(config)  # tiers, breakers, cache, metrics
-    conflicts = ConflictActivities(provider, max_reasks=config.model.max_reasks)
     workspace = WorkspaceActivities(
         root=config.workspace.root,
         token_for=token_for,
         max_edit_bytes=config.workspace.max_edit_bytes,
+        sandbox=config.sandbox,
+        environments_root=config.workspace.environments,
     )
     revert = RevertActivities(root=config.workspace.root / "reverts", token_for=token_for)
     try:
@@ -92,16 +86,16 @@ async def autopilot_activities(
             workspace.prepare,
             workspace.read_files,
             workspace.apply_edits,
+            workspace.prepare_environment,
             workspace.run_tests,
             workspace.diff_summary,
             workspace.ensure_branch,
             workspace.integrate,
-            conflicts.resolve_conflict,
+            model.resolve_conflict,
             *budget_activities(client, config),
         ]
     finally:
         await forge.aclose()
-        await provider.aclose()
         await model.aclose()
 
 
@@ -124,6 +118,7 @@ async def running_worker(config: AutopilotConfig, client: Client) -> AsyncIterat
             workflows=WORKFLOWS,
             activities=activities,
             interceptors=INTERCEPTORS,
+            workflow_runner=WORKFLOW_RUNNER,
         ) as worker,
     ):
         yield worker

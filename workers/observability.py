@@ -213,21 +213,23 @@ def configure_logging(
             _scrub_rendered(renderer),
         ],
     )
+    _install(formatter, numeric_level)
+    # The fields above carry the Temporal details; don't also paste them into every message.
+    _no_info_on_message(activity.logger)
+    _no_info_on_message(workflow.logger)
+
+
+def _install(formatter: logging.Formatter, level: int) -> None:
     handler = _StderrHandler()
     handler.setFormatter(formatter)
     handler.set_name("autopilot")
-
     root = logging.getLogger()
     for old in list(root.handlers):
         # Ours from an earlier call, and plain basicConfig-style handlers that would print non-JSON.
         if old.get_name() == "autopilot" or type(old) is logging.StreamHandler:
             root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(numeric_level)
-
-    # The fields above carry the Temporal details; don't also paste them into every message.
-    _no_info_on_message(activity.logger)
-    _no_info_on_message(workflow.logger)
+    root.setLevel(level)
 
 
 def _no_info_on_message(adapter: object) -> None:

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain import graph
 from domain.plan import PlanTask
 
 ProblemKind = Literal["unknown_dependency", "self_dependency", "cycle"]
@@ -61,7 +62,7 @@ def validate_dag(tasks: Sequence[PlanTask]) -> list[DagProblem]:
                     f"task {task.id!r} depends on unknown tasks: {', '.join(unknown)}",
                 )
             )
-    for cycle in _cycles(tasks):
+    for cycle in graph.cycles(_edges(tasks)):
         loop = " -> ".join([*cycle, cycle[0]])
         problems.append(DagProblem("cycle", tuple(cycle), f"dependency cycle: {loop}"))
     return problems
@@ -75,69 +76,6 @@ def _edges(tasks: Sequence[PlanTask]) -> dict[str, list[str]]:
     }
 
 
-def _cycles(tasks: Sequence[PlanTask]) -> list[list[str]]:
-    """One simple cycle inside each strongly connected component with more than one task."""
-    deps = _edges(tasks)
-    cycles: list[list[str]] = []
-    for component in _strong_components(deps):
-        if len(component) < 2:
-            continue
-        members = set(component)
-        start = next(t.id for t in tasks if t.id in members)  # plan order: stable messages
-        # Walk dependency edges inside the component until a task repeats: that loop is a cycle.
-        path = [start]
-        seen = {start: 0}
-        node = start
-        while True:
-            node = next(d for d in deps[node] if d in members)
-            if node in seen:
-                cycles.append(path[seen[node] :])
-                break
-            seen[node] = len(path)
-            path.append(node)
-    return cycles
-
-
-def _strong_components(deps: dict[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm, iterative (plans are small, but recursion limits are not ours)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    components: list[list[str]] = []
-    for root in deps:
-        if root in index:
-            continue
-        work: list[tuple[str, int]] = [(root, 0)]
-        while work:
-            node, child = work.pop()
-            if child == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            if child < len(deps[node]):
-                work.append((node, child + 1))
-                nxt = deps[node][child]
-                if nxt not in index:
-                    work.append((nxt, 0))
-                elif nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            if low[node] == index[node]:
-                component: list[str] = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                components.append(component)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return components
-
-
 def _require_dag(tasks: Sequence[PlanTask]) -> None:
     ids = [t.id for t in tasks]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
@@ -145,34 +83,6 @@ def _require_dag(tasks: Sequence[PlanTask]) -> None:
     messages += [p.message for p in validate_dag(tasks)]
     if messages:
         raise ValueError("; ".join(messages))
-
-
-def _dependents(tasks: Sequence[PlanTask]) -> dict[str, list[str]]:
-    """For each task, the tasks that depend on it directly, in plan order."""
-    out: dict[str, list[str]] = {t.id: [] for t in tasks}
-    for task, deps in _edges(tasks).items():
-        for dep in deps:
-            out[dep].append(task)
-    return out
-
-
-def _topological(tasks: Sequence[PlanTask]) -> list[str]:
-    deps = _edges(tasks)
-    order: list[str] = []
-    done: set[str] = set()
-    for task in tasks:
-        work = [(task.id, iter(deps[task.id]))]
-        while work:
-            node, pending = work[-1]
-            nxt = next((d for d in pending if d not in done), None)
-            if nxt is None:
-                work.pop()
-                if node not in done:
-                    done.add(node)
-                    order.append(node)
-            else:
-                work.append((nxt, iter(deps[nxt])))
-    return order
 
 
 def remaining_critical_path(
@@ -184,11 +94,7 @@ def remaining_critical_path(
     """
     _require_dag(tasks)
     by_id = {t.id: t for t in tasks}
-    dependents = _dependents(tasks)
-    tail: dict[str, float] = {}
-    for task_id in reversed(_topological(tasks)):  # dependents before what they depend on
-        after = max((tail[d] for d in dependents[task_id]), default=0.0)
-        tail[task_id] = weight(by_id[task_id]) + after
+    tail = graph.longest_chain(graph.reverse(_edges(tasks)), lambda i: weight(by_id[i]))
     return {t.id: tail[t.id] for t in tasks}
 
 
@@ -218,7 +124,7 @@ class DagScheduler:
         self._max_parallel = max_parallel
         self._tail = remaining_critical_path(self._tasks, weight)  # validates the graph
         self._deps = _edges(self._tasks)
-        self._dependents = _dependents(self._tasks)
+        self._dependents = graph.reverse(self._deps)
         self._order = {t.id: i for i, t in enumerate(self._tasks)}
         self._priority = {t.id: t.priority for t in self._tasks}
         # Insertion-ordered dicts: properties report tasks in the order events happened.

@@ -13,25 +13,26 @@ from datetime import datetime
 
 from temporalio import workflow
 
-with workflow.unsafe.imports_passed_through():
-    from domain.budget import (
-        LEDGER_RAISE_LIMIT,
-        LEDGER_RESERVE,
-        LEDGER_SETTLE,
-        LEDGER_SNAPSHOT,
-        LEDGER_WORKFLOW,
-        RESERVATION_TTL,
-        WINDOW,
-        LedgerInput,
-        LedgerState,
-        RaiseLimitRequest,
-        Reservation,
-        ReserveGrant,
-        ReserveRequest,
-        SettleRequest,
-        hour_window,
-        may_spend,
-    )
+from domain.budget import (
+    RESERVATION_TTL,
+    WINDOW,
+    LedgerInput,
+    LedgerState,
+    RaiseLimitRequest,
+    Reservation,
+    ReserveGrant,
+    ReserveRequest,
+    SettleRequest,
+    hour_window,
+    may_spend,
+)
+from domain.names import (
+    LEDGER_RAISE_LIMIT,
+    LEDGER_RESERVE,
+    LEDGER_SETTLE,
+    LEDGER_SNAPSHOT,
+    LEDGER_WORKFLOW,
+)
 
 MAX_SETTLED_IDS = 500  # settle is idempotent for the most recent ids
 

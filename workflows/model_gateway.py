@@ -14,76 +14,36 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
-with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
+from domain import names
+from domain.budget import (
+    DEFAULT_GLOBAL_RECHECK_SECONDS,
+    BudgetLimits,
+    BudgetPause,
+    BudgetRaise,
+    Failover,
+    GatewayState,
+    ModelGatewayStatus,
+    ModelRunSettings,
+    ReserveGrant,
+    ReserveRequest,
+    SettleRequest,
+    may_spend,
+)
+from domain.plan import PlanTask
+from domain.tiers import Tier, estimate_call_usd
+from domain.usage import TokenUsage
+from workflows import options
 
-    from domain.budget import (
-        BUDGET_RESERVE,
-        BUDGET_SETTLE,
-        DEFAULT_GLOBAL_RECHECK_SECONDS,
-        BudgetLimits,
-        BudgetPause,
-        BudgetRaise,
-        Failover,
-        GatewayState,
-        ModelGatewayStatus,
-        ModelRunSettings,
-        ReserveGrant,
-        ReserveRequest,
-        SettleRequest,
-        may_spend,
-    )
-    from domain.plan import PlanTask
-    from domain.tiers import ERR_PROVIDER_UNAVAILABLE, Tier, estimate_call_usd
-    from domain.usage import TokenUsage
-    from workflows import options
-
-ERR_MODEL_UNAVAILABLE = "ModelUnavailable"
-ERR_MODEL_REQUEST_REJECTED = "ModelRequestRejected"
 # Causes that move a call to the backup provider: the primary is down, not the request bad.
-FAILOVER_ERRORS = frozenset({ERR_PROVIDER_UNAVAILABLE, ERR_MODEL_UNAVAILABLE})
+FAILOVER_ERRORS = frozenset({names.ERR_PROVIDER_UNAVAILABLE, names.ERR_MODEL_UNAVAILABLE})
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 # The default of ``ModelRunSettings.global_recheck_seconds``.
 GLOBAL_RECHECK = timedelta(seconds=DEFAULT_GLOBAL_RECHECK_SECONDS)
-
-_NON_RETRYABLE = [*options.PERMANENT_ERRORS, ERR_PROVIDER_UNAVAILABLE]
-# The primary gets fewer attempts than a lone provider would: a backup is waiting.
-PRIMARY = options.CallOptions(
-    start_to_close=timedelta(minutes=10),
-    heartbeat=options.ACTIVITY_HEARTBEAT,
-    schedule_to_close=timedelta(minutes=30),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=1),
-        maximum_attempts=4,
-        non_retryable_error_types=_NON_RETRYABLE,
-    ),
-)
-BACKUP = options.CallOptions(
-    start_to_close=timedelta(minutes=10),
-    heartbeat=options.ACTIVITY_HEARTBEAT,
-    schedule_to_close=timedelta(minutes=60),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=2),
-        maximum_attempts=6,
-        non_retryable_error_types=_NON_RETRYABLE,
-    ),
-)
-LEDGER = options.CallOptions(
-    start_to_close=timedelta(seconds=30),
-    schedule_to_close=timedelta(minutes=10),
-    retry=RetryPolicy(
-        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-    ),
-)
 
 
 class ModelOutput(Protocol):
@@ -175,10 +135,10 @@ class ModelGateway:
             self._settle_local(estimate, actual, task_id)
             if reservation is not None:
                 await _execute(
-                    BUDGET_SETTLE,
+                    names.BUDGET_SETTLE,
                     SettleRequest(reservation_id=reservation, actual_usd=actual),
                     type(None),
-                    LEDGER,
+                    options.LEDGER,
                 )
 
     # ----- child tasks -----------------------------------------------------------------------
@@ -304,7 +264,7 @@ class ModelGateway:
         assert self._settings is not None
         recheck = timedelta(seconds=self._settings.global_recheck_seconds)
         while True:
-            grant = await _execute(BUDGET_RESERVE, request, ReserveGrant, LEDGER)
+            grant = await _execute(names.BUDGET_RESERVE, request, ReserveGrant, options.LEDGER)
             if grant.granted:
                 await self._resume_from_global()
                 return request.reservation_id
@@ -361,7 +321,7 @@ class ModelGateway:
         spec = self._settings.routing.model_for(tier)
         primary = input.model_copy(update={"tier": tier, "provider_role": "primary"})
         try:
-            output = await _execute(activity, primary, output_type, PRIMARY)
+            output = await _execute(activity, primary, output_type, options.MODEL_PRIMARY)
         except ActivityError as failed:
             cause = failed.cause
             down = isinstance(cause, ActivityTimeout) or (
@@ -388,7 +348,7 @@ class ModelGateway:
                 failover.cause,
             )
             backup = input.model_copy(update={"tier": tier, "provider_role": "backup"})
-            output = await _execute(activity, backup, output_type, BACKUP)
+            output = await _execute(activity, backup, output_type, options.MODEL_BACKUP)
         return output
 
 

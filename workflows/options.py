@@ -1,12 +1,13 @@
-"""Timeouts and retry policies for every activity call, in one place.
+"""Timeouts and retry policies of every activity, in one table.
 
 Forge writes are idempotent (find-or-create), model calls are paid for, test runs are long:
-each family gets the budget and retry behaviour that fits it.
+each family gets the budget and retry behaviour that fits it. ``TABLE`` names the options of
+every activity; ``workflows.calls.Activities`` looks them up, so no call site picks its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,8 @@ PERMANENT_ERRORS = [
     names.ERR_FORBIDDEN,
     names.ERR_INVALID_REQUEST,
     names.ERR_REPO_ARCHIVED,
-    "ModelRequestRejected",
+    names.ERR_MODEL_REQUEST_REJECTED,
+    names.ERR_SANDBOX_UNAVAILABLE,
 ]
 
 
@@ -35,8 +37,18 @@ class CallOptions:
     schedule_to_close: timedelta | None = None
     heartbeat: timedelta | None = None
 
+    def with_budget(self, *seconds: int) -> CallOptions:
+        """The same policy for a call that may itself run for ``seconds`` (a test run, and
+        the environment build it may need first)."""
+        return replace(self, start_to_close=timedelta(seconds=sum(seconds)) + TEST_RUN_SLACK)
+
     async def execute(
-        self, activity: str, arg: Any, result_type: type | None, activity_id: str | None = None
+        self,
+        activity: str,
+        arg: Any,
+        result_type: type | None,
+        activity_id: str | None = None,
+        summary: str | None = None,
     ) -> Any:
         """Run one activity (called by name, from workflow code) with these options."""
         return await workflow.execute_activity(
@@ -48,8 +60,15 @@ class CallOptions:
             schedule_to_close_timeout=self.schedule_to_close,
             heartbeat_timeout=self.heartbeat,
             retry_policy=self.retry,
+            summary=summary,
         )
 
+
+# Workers heartbeat every activity (workers/heartbeat.py): a dead worker's call is retried
+# elsewhere after this long, not after its whole start-to-close timeout.
+ACTIVITY_HEARTBEAT = timedelta(seconds=30)
+# Test runs: the start-to-close budget is the repository's own timeout plus this slack.
+TEST_RUN_SLACK = timedelta(seconds=60)
 
 FORGE = CallOptions(
     start_to_close=timedelta(seconds=30),
@@ -62,21 +81,37 @@ FORGE = CallOptions(
     ),
 )
 
-# Workers heartbeat every activity (workers/heartbeat.py): a dead worker's call is retried
-# elsewhere after this long, not after its whole start-to-close timeout.
-ACTIVITY_HEARTBEAT = timedelta(seconds=30)
 
-MODEL = CallOptions(
+def _model(
+    schedule_to_close: timedelta, max_interval: timedelta, attempts: int, permanent: list[str]
+) -> CallOptions:
     # One call includes its bounded re-asks; a slow local model may need minutes.
-    start_to_close=timedelta(minutes=10),
-    heartbeat=ACTIVITY_HEARTBEAT,
-    schedule_to_close=timedelta(minutes=60),
+    return CallOptions(
+        start_to_close=timedelta(minutes=10),
+        heartbeat=ACTIVITY_HEARTBEAT,
+        schedule_to_close=schedule_to_close,
+        retry=RetryPolicy(
+            initial_interval=timedelta(seconds=2),
+            backoff_coefficient=2.0,
+            maximum_interval=max_interval,
+            maximum_attempts=attempts,
+            non_retryable_error_types=permanent,
+        ),
+    )
+
+
+MODEL = _model(timedelta(minutes=60), timedelta(minutes=2), 6, PERMANENT_ERRORS)
+# With tiers, a provider that is down moves the call to the tier's backup (model_gateway.py);
+# the primary gets fewer attempts than a lone provider would, since a backup is waiting.
+_FAILOVER_PERMANENT = [*PERMANENT_ERRORS, names.ERR_PROVIDER_UNAVAILABLE]
+MODEL_PRIMARY = _model(timedelta(minutes=30), timedelta(minutes=1), 4, _FAILOVER_PERMANENT)
+MODEL_BACKUP = _model(timedelta(minutes=60), timedelta(minutes=2), 6, _FAILOVER_PERMANENT)
+
+LEDGER = CallOptions(
+    start_to_close=timedelta(seconds=30),
+    schedule_to_close=timedelta(minutes=10),
     retry=RetryPolicy(
-        initial_interval=timedelta(seconds=2),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(minutes=2),
-        maximum_attempts=6,
-        non_retryable_error_types=PERMANENT_ERRORS,
+        initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
     ),
 )
 
@@ -93,11 +128,65 @@ GIT = CallOptions(
     ),
 )
 
-# Test runs heartbeat; the start-to-close budget is the repository's own timeout plus slack.
-TEST_RUN_SLACK = timedelta(seconds=60)
-TEST_RUN_HEARTBEAT = timedelta(seconds=30)
-TEST_RUN_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    maximum_attempts=3,
-    non_retryable_error_types=PERMANENT_ERRORS,
+
+def _test_run(heartbeat_seconds: int, first_retry_seconds: int) -> CallOptions:
+    """Test runs heartbeat; ``with_budget`` sets start-to-close from the repository's timeout."""
+    return CallOptions(
+        start_to_close=TEST_RUN_SLACK,
+        heartbeat=timedelta(seconds=heartbeat_seconds),
+        retry=RetryPolicy(
+            initial_interval=timedelta(seconds=first_retry_seconds),
+            maximum_attempts=3,
+            non_retryable_error_types=PERMANENT_ERRORS,
+        ),
+    )
+
+
+TEST_RUN = _test_run(heartbeat_seconds=30, first_retry_seconds=2)
+# A task's test run is noticed dead sooner: the task is short and its parent is waiting.
+TASK_TEST_RUN = _test_run(heartbeat_seconds=10, first_retry_seconds=1)
+# Building a repository's environment: ``with_budget`` sets start-to-close from its setup
+# timeout. A failing setup command is a result, not an error; errors are git or the sandbox.
+SETUP = _test_run(heartbeat_seconds=30, first_retry_seconds=2)
+# Integrating a conflict resolution runs the tests inside the call: test budget, git retries.
+INTEGRATE = CallOptions(
+    start_to_close=TEST_RUN_SLACK, heartbeat=TEST_RUN.heartbeat, retry=GIT.retry
 )
+
+# The options of every activity. A call may only lengthen start-to-close (``with_budget``).
+TABLE: dict[str, CallOptions] = {
+    names.GET_ISSUE: FORGE,
+    names.GET_REPO: FORGE,
+    names.ENSURE_LABELS: FORGE,
+    names.SET_ISSUE_LABELS: FORGE,
+    names.UPSERT_COMMENT: FORGE,
+    names.OPEN_PULL_REQUEST: FORGE,
+    names.ENSURE_LINKED_ISSUE: FORGE,
+    names.PULL_VERDICT: FORGE,
+    names.UPDATE_PULL_SECTION: FORGE,
+    names.MERGE_PULL: FORGE,
+    names.CLOSE_PULL: FORGE,
+    names.DELETE_BRANCH: FORGE,
+    names.DRAFT_PLAN: MODEL,
+    names.DRAFT_EDITS: MODEL,
+    names.REVIEW_CHANGE: MODEL,
+    names.RESOLVE_CONFLICT: MODEL,
+    names.BUDGET_RESERVE: LEDGER,
+    names.BUDGET_SETTLE: LEDGER,
+    names.PREPARE_WORKSPACE: GIT,
+    names.READ_FILES: GIT,
+    names.APPLY_EDITS: GIT,
+    names.DIFF_SUMMARY: GIT,
+    names.ENSURE_BRANCH: GIT,
+    names.REVERT_MERGE: GIT,
+    names.RUN_TESTS: TEST_RUN,
+    names.PREPARE_ENVIRONMENT: SETUP,
+    names.INTEGRATE: INTEGRATE,
+}
+
+
+def for_activity(activity: str) -> CallOptions:
+    try:
+        return TABLE[activity]
+    except KeyError:
+        raise KeyError(f"no call options for activity {activity!r} in workflows.options") from None

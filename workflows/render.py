@@ -11,6 +11,7 @@ from domain.usage import TokenUsage
 
 STAGE_TITLES = {
     "intake": "Intake",
+    "setup": "Setup",
     "plan": "Plan",
     "approval": "Approval",
     "implement": "Implement",
@@ -56,6 +57,10 @@ def progress_comment(status: IssueStatus, workflow_id: str) -> str:
         lines.append(f"Waiting for: **{status.waiting_for}**")
     if status.pr_url:
         lines.append(f"Pull request: {status.pr_url}")
+    if status.environment is not None:
+        env = status.environment
+        how = "built" if env.built else "reused"
+        lines.append(f"Environment: {how} in {_seconds(env.seconds)} (`{env.key[:12]}`)")
     if status.outcome != "running":
         lines.append(f"Outcome: **{status.outcome}**")
     if status.error:

@@ -21,14 +21,7 @@ from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
 from domain import names
 from domain.cross_repo import (
-    CLOSE_PULL,
-    DELETE_BRANCH,
-    ENSURE_LINKED_ISSUE,
-    ERR_MERGE_REFUSED,
-    MERGE_PULL,
     PULL_SECTION_MARKER,
-    PULL_VERDICT,
-    UPDATE_PULL_SECTION,
     ClosePullInput,
     DeleteBranchInput,
     EnsureLinkedIssueInput,
@@ -42,6 +35,15 @@ from domain.cross_repo import (
 )
 from domain.forge import PullRequestInfo
 from domain.issue import RepoRef
+from domain.names import (
+    CLOSE_PULL,
+    DELETE_BRANCH,
+    ENSURE_LINKED_ISSUE,
+    ERR_MERGE_REFUSED,
+    MERGE_PULL,
+    PULL_VERDICT,
+    UPDATE_PULL_SECTION,
+)
 
 SECTION_END = f"{PULL_SECTION_MARKER}:end"
 CLOSED_MARKER = "cross-repo:closed"

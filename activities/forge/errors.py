@@ -18,16 +18,14 @@ from domain import names
 
 # Transient failures; not one of the workflow-facing types because workflows never see them
 # unless retries are exhausted.
-ERR_UNAVAILABLE = "ForgeUnavailable"
 # 409: the thing already exists or the change conflicts; retrying cannot help.
-ERR_CONFLICT = "Conflict"
 
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 _TYPE_BY_STATUS = {
     401: names.ERR_UNAUTHORIZED,
     403: names.ERR_FORBIDDEN,
     404: names.ERR_NOT_FOUND,
-    409: ERR_CONFLICT,
+    409: names.ERR_FORGE_CONFLICT,
     423: names.ERR_REPO_ARCHIVED,
 }
 _ARCHIVED_HINT = (
@@ -86,7 +84,7 @@ def error_for_response(method: str, path: str, response: httpx.Response, token: 
             text += f": {detail}"
         return GiteaError(
             scrub(text, token),
-            type=ERR_UNAVAILABLE,
+            type=names.ERR_FORGE_UNAVAILABLE,
             non_retryable=False,
             status=status,
             gitea_message=scrub(detail, token),
@@ -114,4 +112,4 @@ def error_for_transport(
     """Timeouts and connection failures: the forge may be back shortly, so retry."""
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "connection failed"
     text = f"Gitea {method} {path} {kind}: {type(exc).__name__}: {exc}"
-    return GiteaError(scrub(text, token), type=ERR_UNAVAILABLE, non_retryable=False)
+    return GiteaError(scrub(text, token), type=names.ERR_FORGE_UNAVAILABLE, non_retryable=False)

@@ -16,13 +16,13 @@ from pydantic import BaseModel, ValidationError
 from activities.forge.errors import GiteaError, error_for_response, error_for_transport
 from activities.forge.operations import Operation
 from activities.forge.pagination import MAX_LIMIT, Params, paginate
+from domain import names
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 API_PREFIX = "/api/v1"
 # A response that parses but does not fit the API shape will not fix itself on retry.
-ERR_BAD_RESPONSE = "ForgeBadResponse"
 
 
 def api_root(base_url: str) -> str:
@@ -97,7 +97,7 @@ class ApiSession:
     def _bad_response(self, op: Operation, problem: str) -> GiteaError:
         return GiteaError(
             f"Gitea {op.method} {op.template} returned an unexpected body: {problem}",
-            type=ERR_BAD_RESPONSE,
+            type=names.ERR_FORGE_BAD_RESPONSE,
             non_retryable=True,
         )
 

@@ -2,15 +2,9 @@
 
 from activities.model.activities import ModelActivities
 from activities.model.openai_compat import OpenAICompatibleProvider
-from activities.model.provider import (
-    ERR_MODEL_REQUEST_REJECTED,
-    ERR_MODEL_UNAVAILABLE,
-    ChatMessage,
-    ModelProvider,
-    ProviderAnswer,
-    StructuredRequest,
-)
+from activities.model.provider import ChatMessage, ModelProvider, ProviderAnswer, StructuredRequest
 from activities.model.structured import StructuredAnswer, ask_structured
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE
 
 __all__ = [
     "ERR_MODEL_REQUEST_REJECTED",

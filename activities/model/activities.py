@@ -1,4 +1,4 @@
-"""The model activities: draft a plan, draft edits, review a change.
+"""The model activities: draft a plan, draft edits, review a change, resolve a conflict.
 
 Each is one structured question with bounded re-asks, sent to the provider of the input's
 tier and role (primary or backup), priced at that tier's prices, counted in the metrics,
@@ -15,6 +15,11 @@ from temporalio import activity
 
 from activities.model import prompts
 from activities.model.cache import AnswerCache, CachedAnswer, cache_key
+from activities.model.conflicts import (
+    CONFLICT_RESOLUTION_SCHEMA,
+    check_resolution,
+    conflict_messages,
+)
 from activities.model.metrics import ModelMetrics
 from activities.model.provider import ModelProvider, StructuredRequest
 from activities.model.routing import ModelRouter
@@ -32,6 +37,12 @@ from domain.model import (
 )
 from domain.plan import Plan
 from domain.review import ReviewVerdict
+from domain.task import (
+    CONFLICT_SCHEMA_NAME,
+    ConflictResolution,
+    ResolveConflictInput,
+    ResolveConflictOutput,
+)
 from domain.tiers import ProviderRole, Tier
 from domain.usage import TokenUsage
 
@@ -130,6 +141,30 @@ class ModelActivities:
         )
         return ReviewChangeOutput(
             verdict=got.answer,
+            usage=got.usage,
+            model=got.model,
+            provider=got.provider,
+            tier=input.tier,
+            cached=got.cached,
+        )
+
+    @activity.defn(name=names.RESOLVE_CONFLICT)
+    async def resolve_conflict(self, input: ResolveConflictInput) -> ResolveConflictOutput:
+        request = StructuredRequest(
+            messages=conflict_messages(input, CONFLICT_RESOLUTION_SCHEMA),
+            schema_name=CONFLICT_SCHEMA_NAME,
+            json_schema=CONFLICT_RESOLUTION_SCHEMA,
+        )
+        got = await self._ask(
+            input.tier,
+            input.provider_role,
+            request,
+            ConflictResolution,
+            f"conflict (task {input.task.id})",
+            check_resolution(input.conflicts),
+        )
+        return ResolveConflictOutput(
+            resolution=got.answer,
             usage=got.usage,
             model=got.model,
             provider=got.provider,

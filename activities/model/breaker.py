@@ -16,13 +16,8 @@ from typing import Literal
 
 from temporalio.exceptions import ApplicationError
 
-from activities.model.provider import (
-    ERR_MODEL_UNAVAILABLE,
-    ModelProvider,
-    ProviderAnswer,
-    StructuredRequest,
-)
-from domain.tiers import ERR_PROVIDER_UNAVAILABLE
+from activities.model.provider import ModelProvider, ProviderAnswer, StructuredRequest
+from domain.names import ERR_MODEL_UNAVAILABLE, ERR_PROVIDER_UNAVAILABLE
 
 BreakerState = Literal["closed", "open", "half_open"]
 DEFAULT_FAILURE_THRESHOLD = 5

@@ -12,18 +12,14 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.budget import (
+from domain.budget import LedgerInput, LedgerState, ReserveGrant, ReserveRequest, SettleRequest
+from domain.names import (
     BUDGET_RESERVE,
     BUDGET_SETTLE,
     LEDGER_RESERVE,
     LEDGER_SETTLE,
     LEDGER_WORKFLOW,
     LEDGER_WORKFLOW_ID,
-    LedgerInput,
-    LedgerState,
-    ReserveGrant,
-    ReserveRequest,
-    SettleRequest,
 )
 
 

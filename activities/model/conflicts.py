@@ -1,21 +1,21 @@
-"""The conflict-resolution model activity: whole resolved files for a conflicting merge."""
+"""Conflict resolution prompts and checks: whole resolved files for a conflicting merge.
+
+The activity itself is ``ModelActivities.resolve_conflict``: tiers, cache and metrics like
+every other model call.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from temporalio import activity
-
 from activities.model.prompts import SYSTEM_PROMPT, fence
-from activities.model.provider import ChatMessage, ModelProvider, StructuredRequest
-from activities.model.structured import AnswerCheck, ask_structured
+from activities.model.provider import ChatMessage
+from activities.model.structured import AnswerCheck
 from domain.task import (
     CONFLICT_SCHEMA_NAME,
-    RESOLVE_CONFLICT,
     ConflictResolution,
     ResolveConflictInput,
-    ResolveConflictOutput,
 )
 
 CONFLICT_RESOLUTION_SCHEMA = ConflictResolution.model_json_schema()
@@ -65,31 +65,3 @@ def check_resolution(conflicts: dict[str, str]) -> AnswerCheck[ConflictResolutio
         return problems
 
     return check
-
-
-class ConflictActivities:
-    def __init__(self, provider: ModelProvider, max_reasks: int = 2) -> None:
-        self._provider = provider
-        self._max_reasks = max_reasks
-
-    @activity.defn(name=RESOLVE_CONFLICT)
-    async def resolve_conflict(self, input: ResolveConflictInput) -> ResolveConflictOutput:
-        request = StructuredRequest(
-            messages=conflict_messages(input, CONFLICT_RESOLUTION_SCHEMA),
-            schema_name=CONFLICT_SCHEMA_NAME,
-            json_schema=CONFLICT_RESOLUTION_SCHEMA,
-        )
-        result = await ask_structured(
-            self._provider,
-            request,
-            ConflictResolution,
-            self._max_reasks,
-            stage=f"conflict (task {input.task.id})",
-            check=check_resolution(input.conflicts),
-        )
-        activity.logger.info(
-            "model resolved conflict in %d attempt(s) with %s", result.attempts, result.model
-        )
-        return ResolveConflictOutput(
-            resolution=result.answer, usage=result.usage, model=result.model
-        )

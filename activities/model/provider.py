@@ -10,8 +10,6 @@ from domain.usage import TokenUsage
 
 # Error types of provider failures (ApplicationError.type). Rejections are permanent:
 # retrying a request the provider refused (bad key, no quota, bad request) cannot succeed.
-ERR_MODEL_REQUEST_REJECTED = "ModelRequestRejected"
-ERR_MODEL_UNAVAILABLE = "ModelUnavailable"
 
 
 class ChatMessage(BaseModel):

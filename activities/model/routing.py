@@ -9,7 +9,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.model.breaker import BreakerProvider, CircuitBreaker
 from activities.model.provider import ModelProvider
-from domain.tiers import ERR_PROVIDER_UNAVAILABLE, ModelRouting, ProviderRole, Tier, TierModel
+from domain.names import ERR_PROVIDER_UNAVAILABLE
+from domain.tiers import ModelRouting, ProviderRole, Tier, TierModel
 
 DEFAULT_ROUTE = "default"
 

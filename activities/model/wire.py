@@ -9,7 +9,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.model.provider import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE
 
 # Statuses a retry cannot fix; everything else that is not 2xx is treated as transient.
 REJECTED_STATUSES = frozenset({400, 401, 403, 404, 413, 422})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
@@ -13,7 +12,9 @@ from urllib.parse import urlsplit
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.sandbox import Sandbox
 from activities.workspace.checkout import Checkout, check_workspace_ref, clone_url_base
+from activities.workspace.environment import Environments
 from activities.workspace.git import Git
 from activities.workspace.integrate import integrate
 from activities.workspace.paths import (
@@ -22,14 +23,19 @@ from activities.workspace.paths import (
     safe_relative_path,
     validate_edits,
 )
-from activities.workspace.testrun import run_command
+from activities.workspace.testrun import run_tests
 from domain import names
 from domain.change import CommitInfo, DiffSummary, FileEdit, TestRun
-from domain.task import ENSURE_BRANCH, INTEGRATE, EnsureBranchInput, IntegrateInput, IntegrateResult
+from domain.names import ENSURE_BRANCH, INTEGRATE
+from domain.sandbox import SandboxSettings
+from domain.task import EnsureBranchInput, IntegrateInput, IntegrateResult
 from domain.workspace import (
     ApplyEditsInput,
     DiffSummaryInput,
+    EnvironmentRef,
     FileContents,
+    PrepareEnvironmentInput,
+    PrepareEnvironmentResult,
     PrepareWorkspaceInput,
     ReadFilesInput,
     RunTestsInput,
@@ -41,7 +47,11 @@ TRAILER = "Autopilot-Change"
 
 
 class WorkspaceActivities:
-    """Owns the checkouts under ``root``; ``token_for(clone_url_base)`` gives forge credentials."""
+    """Owns the checkouts under ``root``; ``token_for(clone_url_base)`` gives forge credentials.
+
+    Repository code (setup, tests) runs only through ``sandbox``; environments are cached in
+    ``environments_root`` (default: ``<root>-environments``, beside and outside the checkouts).
+    """
 
     heartbeat_interval: float = 5.0
 
@@ -51,8 +61,14 @@ class WorkspaceActivities:
         token_for: Callable[[str], str | None],
         max_edit_bytes: int = 200_000,
         git_author: tuple[str, str] = ("Autopilot", "autopilot@localhost"),
+        sandbox: SandboxSettings | None = None,
+        environments_root: Path | None = None,
     ) -> None:
         self._root = root
+        self._sandbox = Sandbox(sandbox)
+        self._environments = Environments(
+            environments_root or root.with_name(f"{root.name}-environments"), self._sandbox
+        )
         self._token_for = token_for
         self._max_edit_bytes = max_edit_bytes
         self._git_author = git_author
@@ -146,24 +162,37 @@ class WorkspaceActivities:
             activity.logger.info("Committed and pushed %s on %s", sha, input.workspace.branch)
             return CommitInfo(sha=sha, changed=True, files=await _commit_files(co, sha))
 
+    @activity.defn(name=names.PREPARE_ENVIRONMENT)
+    async def prepare_environment(self, input: PrepareEnvironmentInput) -> PrepareEnvironmentResult:
+        """The checkout's environment, reused or built; a failing setup command is a result."""
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            return await self._environments.ensure(
+                co.path, input.workspace.repo, input.spec(), activity.heartbeat
+            )
+
     @activity.defn(name=names.RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> TestRun:
-        try:
-            argv = shlex.split(input.command)
-        except ValueError as e:
-            raise _invalid_request(f"test command cannot be parsed: {e}") from None
-        if not argv:
-            raise _invalid_request("test command is empty")
         if input.timeout_seconds <= 0:
             raise _invalid_request("timeout_seconds must be positive")
         async with self._checkout(input.workspace, keep_unpushed=False) as co:
-            return await run_command(
-                argv,
-                cwd=co.path,
-                timeout_seconds=input.timeout_seconds,
-                heartbeat=activity.heartbeat,
-                heartbeat_interval=self.heartbeat_interval,
+            return await self._run_tests(
+                co, input.command, input.timeout_seconds, input.environment
             )
+
+    async def _run_tests(
+        self, co: Checkout, command: str, timeout_seconds: float, env: EnvironmentRef | None
+    ) -> TestRun:
+        return await run_tests(
+            self._sandbox,
+            self._environments,
+            checkout=co.path,
+            repo=co.ws.repo,
+            command=command,
+            timeout_seconds=timeout_seconds,
+            environment=env,
+            heartbeat=activity.heartbeat,
+            heartbeat_interval=self.heartbeat_interval,
+        )
 
     @activity.defn(name=ENSURE_BRANCH)
     async def ensure_branch(self, input: EnsureBranchInput) -> WorkspaceState:
@@ -180,17 +209,7 @@ class WorkspaceActivities:
         async with self._checkout(input.workspace, keep_unpushed=False) as co:
 
             async def run_tests(command: str, timeout_seconds: int) -> TestRun:
-                try:
-                    argv = shlex.split(command)
-                except ValueError as e:
-                    raise _invalid_request(f"test command cannot be parsed: {e}") from None
-                return await run_command(
-                    argv,
-                    cwd=co.path,
-                    timeout_seconds=timeout_seconds,
-                    heartbeat=activity.heartbeat,
-                    heartbeat_interval=self.heartbeat_interval,
-                )
+                return await self._run_tests(co, command, timeout_seconds, input.environment)
 
             return await integrate(co, input, run_tests, self._max_edit_bytes)
 

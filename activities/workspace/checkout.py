@@ -104,6 +104,9 @@ class Checkout:
             refspecs.append(f"+refs/heads/{self.ws.branch}:{self.remote_ref}")
         else:
             await self.git.run("update-ref", "-d", self.remote_ref)
+        # Every tag too (forced: a moved tag moves here), so that VCS-derived versions
+        # (setuptools_scm, hatch-vcs) come out as they would in the forge's own CI.
+        refspecs.append("+refs/tags/*:refs/tags/*")
         await self.git.run("fetch", "-q", "--no-tags", "origin", *refspecs)
 
     async def _remote_heads(self) -> set[str]:

@@ -69,8 +69,11 @@ async def integrate(
     await co.git.run("add", "-A")
     if input.test_command:
         run = await run_tests(input.test_command, input.test_timeout_seconds)
+        # The sandbox may have changed owners and modes (and the tests, files): let git look
+        # again, then drop the merge whatever the tests left behind.
+        await co.git.run("update-index", "-q", "--refresh", check=False)
         if not run.passed:
-            await co.git.run("merge", "--abort")
+            await co.git.run("reset", "-q", "--hard", "HEAD")  # also ends the merge
             return IntegrateResult(
                 status="tests_failed", head_sha=await co.head(), test_output=run.output_tail
             )

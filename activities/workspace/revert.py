@@ -18,7 +18,8 @@ from activities.workspace.checkout import Checkout, check_workspace_ref, clone_u
 from activities.workspace.git import Git, GitError, GitResult
 from activities.workspace.paths import checkout_dir_name
 from domain import names
-from domain.cross_repo import REVERT_MERGE, RevertMergeInput, RevertResult
+from domain.cross_repo import RevertMergeInput, RevertResult
+from domain.names import REVERT_MERGE
 from domain.workspace import WorkspaceRef
 
 TRAILER = "Autopilot-Revert"

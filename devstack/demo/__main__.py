@@ -17,12 +17,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from config.settings import load_config
+from config.settings import AutopilotConfig, load_config
 from devstack.processes import ProcessError
 from devstack.seed import Seeder, SeedError
 from devstack.stack import FORGE_ADMIN, EmbeddedStack
@@ -79,28 +80,14 @@ async def run_demo(interactive: bool) -> int:
         data_converter=pydantic_data_converter,
     )
     repo = RepoRef(forge_url=config.forge.url, owner=FORGE_ADMIN, name=REPO_NAME)
-    issue = IssueRef(repo=repo, number=1)
-    await _terminate_leftover(client, issue.workflow_id)
+    await _terminate_leftover(client, IssueRef(repo=repo, number=1).workflow_id)
     await stack.start(fresh_forge=True)
-    env = stack.env()
-
-    seeder = Seeder(config.forge.url, stack.forge_token())
-    try:
-        await seeder.create_repo(REPO_NAME, DEMO / "repo")
-        created = await seeder.open_issue(repo.owner, repo.name, DEMO / "issue.md")
-        number = created["number"]
-        issue = IssueRef(repo=repo, number=number)
-        label = await seeder.add_label(repo.owner, repo.name, number, config.trigger.label)
-        event = await seeder.label_event(repo.owner, repo.name, number, label)
-    finally:
-        await seeder.aclose()
-    print(f"seeded {config.forge.url}/{repo.full_name} with issue #{number}: {created['title']}")
-
+    issue, event = await _seed(config, stack, repo)
     # Fire the starter exactly as a Gitea Actions job would.
     event_path = stack.state_dir / "event.json"
     event_path.write_text(json.dumps(event))
     actions_env = {
-        **env,
+        **stack.env(),
         "GITEA_ACTIONS": "true",
         "GITHUB_EVENT_NAME": "issues",
         "GITHUB_EVENT_PATH": str(event_path),
@@ -108,7 +95,33 @@ async def run_demo(interactive: bool) -> int:
         "GITHUB_SERVER_URL": config.forge.url,
     }
     print(_run_starter("starters.gitea_actions", [], actions_env))
+    status = await _follow(client, issue, stack.env(), interactive)
+    described = await client.get_workflow_handle(issue.workflow_id).describe()
+    print_summary(status, issue, ui_link(config, issue.workflow_id, described.run_id))
+    return 0 if status.outcome == "pr_opened" else 1
 
+
+async def _seed(
+    config: AutopilotConfig, stack: EmbeddedStack, repo: RepoRef
+) -> tuple[IssueRef, dict[str, Any]]:
+    """The demo repository with its bug, the issue, and the label event Gitea would send."""
+    seeder = Seeder(config.forge.url, stack.forge_token())
+    try:
+        await seeder.create_repo(REPO_NAME, DEMO / "repo")
+        created = await seeder.open_issue(repo.owner, repo.name, DEMO / "issue.md")
+        number = created["number"]
+        label = await seeder.add_label(repo.owner, repo.name, number, config.trigger.label)
+        event = await seeder.label_event(repo.owner, repo.name, number, label)
+    finally:
+        await seeder.aclose()
+    print(f"seeded {config.forge.url}/{repo.full_name} with issue #{number}: {created['title']}")
+    return IssueRef(repo=repo, number=number), event
+
+
+async def _follow(
+    client: Client, issue: IssueRef, env: dict[str, str], interactive: bool
+) -> IssueStatus:
+    """Print each stage as the run reaches it, approve the plan, and wait for the outcome."""
     started = time.monotonic()
     approved = False
     last_line = ""
@@ -124,37 +137,22 @@ async def run_demo(interactive: bool) -> int:
                 print(line, flush=True)
                 last_line = line
             if status.waiting_for == "approval" and not approved:
-                if interactive:
-                    print(
-                        "  approve the plan (see the plan comment on the issue):\n"
-                        f"    python -m starters.approve --repo {repo.full_name} "
-                        f"--issue {number} --approve --as you"
-                    )
-                else:
-                    print(
-                        "  "
-                        + _run_starter(
-                            "starters.approve",
-                            [
-                                "--repo",
-                                repo.full_name,
-                                "--issue",
-                                str(number),
-                                "--approve",
-                                "--as",
-                                "demo-maintainer",
-                            ],
-                            env,
-                        )
-                    )
+                _approve(issue, env, interactive)
                 approved = True
             if status.outcome != "running":
-                break
+                return status
         await asyncio.sleep(0.5)
 
-    described = await client.get_workflow_handle(issue.workflow_id).describe()
-    print_summary(status, issue, ui_link(config, issue.workflow_id, described.run_id))
-    return 0 if status.outcome == "pr_opened" else 1
+
+def _approve(issue: IssueRef, env: dict[str, str], interactive: bool) -> None:
+    args = ["--repo", issue.repo.full_name, "--issue", str(issue.number), "--approve"]
+    if interactive:
+        print(
+            "  approve the plan (see the plan comment on the issue):\n"
+            f"    python -m starters.approve {' '.join(args)} --as you"
+        )
+        return
+    print("  " + _run_starter("starters.approve", [*args, "--as", "demo-maintainer"], env))
 
 
 def print_summary(status: IssueStatus, issue: IssueRef, link: str) -> None:

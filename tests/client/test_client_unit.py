@@ -9,9 +9,10 @@ import httpx
 import pytest
 
 from activities.forge.client import GiteaClient
-from activities.forge.errors import ERR_CONFLICT, GiteaError
+from activities.forge.errors import GiteaError
 from domain import names
 from domain.forge import LabelSpec
+from domain.names import ERR_FORGE_CONFLICT
 from tests.client import payloads
 
 Route = Callable[[httpx.Request], httpx.Response]
@@ -79,7 +80,7 @@ async def test_create_pull_conflict_without_a_match_is_raised() -> None:
     async with client(script) as c:
         with pytest.raises(GiteaError) as caught:
             await c.create_pull("acme", "app", "x", "main", "t")
-    assert caught.value.type == ERR_CONFLICT
+    assert caught.value.type == ERR_FORGE_CONFLICT
 
 
 async def test_create_pull_success_reports_created() -> None:

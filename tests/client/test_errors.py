@@ -6,8 +6,9 @@ import httpx
 import pytest
 
 from activities.forge.client import GiteaClient
-from activities.forge.errors import ERR_CONFLICT, ERR_UNAVAILABLE, GiteaError
+from activities.forge.errors import GiteaError
 from domain import names
+from domain.names import ERR_FORGE_CONFLICT, ERR_FORGE_UNAVAILABLE
 from tests.client import payloads
 
 TOKEN = "s3cr3t-token-0123456789abcdef"
@@ -19,16 +20,16 @@ CLASSIFICATION = [
     (403, names.ERR_FORBIDDEN, True),
     (404, names.ERR_NOT_FOUND, True),
     (405, names.ERR_INVALID_REQUEST, True),
-    (409, ERR_CONFLICT, True),
+    (409, ERR_FORGE_CONFLICT, True),
     (412, names.ERR_INVALID_REQUEST, True),
     (422, names.ERR_INVALID_REQUEST, True),
     (423, names.ERR_REPO_ARCHIVED, True),
-    (408, ERR_UNAVAILABLE, False),
-    (429, ERR_UNAVAILABLE, False),
-    (500, ERR_UNAVAILABLE, False),
-    (502, ERR_UNAVAILABLE, False),
-    (503, ERR_UNAVAILABLE, False),
-    (504, ERR_UNAVAILABLE, False),
+    (408, ERR_FORGE_UNAVAILABLE, False),
+    (429, ERR_FORGE_UNAVAILABLE, False),
+    (500, ERR_FORGE_UNAVAILABLE, False),
+    (502, ERR_FORGE_UNAVAILABLE, False),
+    (503, ERR_FORGE_UNAVAILABLE, False),
+    (504, ERR_FORGE_UNAVAILABLE, False),
 ]
 
 
@@ -91,7 +92,7 @@ async def test_transport_failures_are_retryable(exc: httpx.TransportError) -> No
     async with client_answering(httpx.MockTransport(fail)) as client:
         with pytest.raises(GiteaError) as caught:
             await client.get_repo("acme", "app")
-    assert caught.value.type == ERR_UNAVAILABLE
+    assert caught.value.type == ERR_FORGE_UNAVAILABLE
     assert caught.value.non_retryable is False
     assert caught.value.status is None
     assert "GET /repos/acme/app" in str(caught.value)

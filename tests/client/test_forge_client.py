@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from activities.forge.client import GiteaClient
-from activities.forge.errors import ERR_CONFLICT, GiteaError
+from activities.forge.errors import GiteaError
 from devstack.forge.testing import RunningForge
 from domain import names
 from domain.forge import LabelSpec
+from domain.names import ERR_FORGE_CONFLICT
 from tests.client.conftest import push_change
 
 
@@ -37,7 +38,7 @@ async def test_server_user_repo_and_branches(
     }
     with pytest.raises(GiteaError) as caught:
         await gitea.create_branch(owner, repo_name, "autopilot/issue-1")
-    assert caught.value.type == ERR_CONFLICT
+    assert caught.value.type == ERR_FORGE_CONFLICT
     file = await gitea.get_contents(owner, repo_name, "src/app.py", ref="autopilot/issue-1")
     assert file.decoded() == b"print(1)\n"
 

@@ -15,39 +15,30 @@ from pydantic import BaseModel
 from temporalio import activity, workflow
 from temporalio.exceptions import ApplicationError
 
-with workflow.unsafe.imports_passed_through():
-    from domain import names
-    from domain.cross_repo import (
-        CLOSE_PULL,
-        DELETE_BRANCH,
-        ENSURE_LINKED_ISSUE,
-        ERR_MERGE_REFUSED,
-        MERGE_PULL,
-        PULL_VERDICT,
-        REVERT_MERGE,
-        UPDATE_PULL_SECTION,
-        ClosePullInput,
-        DeleteBranchInput,
-        EnsureLinkedIssueInput,
-        LinkedIssue,
-        MergeOutcome,
-        MergePullInput,
-        PullVerdict,
-        PullVerdictInput,
-        RevertMergeInput,
-        RevertResult,
-        UpdatePullSectionInput,
-    )
-    from domain.forge import (
-        CommentRef,
-        GetIssueInput,
-        GetRepoInput,
-        OpenPullRequestInput,
-        PullRequestInfo,
-        UpsertCommentInput,
-    )
-    from domain.issue import IssueInfo, RepoInfo
-    from domain.run import IssueResult, IssueStatus, IssueWorkflowInput
+from domain import names
+from domain.cross_repo import (
+    ClosePullInput,
+    DeleteBranchInput,
+    EnsureLinkedIssueInput,
+    LinkedIssue,
+    MergeOutcome,
+    MergePullInput,
+    PullVerdict,
+    PullVerdictInput,
+    RevertMergeInput,
+    RevertResult,
+    UpdatePullSectionInput,
+)
+from domain.forge import (
+    CommentRef,
+    GetIssueInput,
+    GetRepoInput,
+    OpenPullRequestInput,
+    PullRequestInfo,
+    UpsertCommentInput,
+)
+from domain.issue import IssueInfo, RepoInfo
+from domain.run import IssueResult, IssueStatus, IssueWorkflowInput
 
 CHILD_SCRIPT = "test.child_script"
 
@@ -57,7 +48,7 @@ class ChildScript(BaseModel):
     pr_number: int = 1
 
 
-@workflow.defn(name="IssueWorkflow")
+@workflow.defn(name=names.ISSUE_WORKFLOW)
 class FakeIssueWorkflow:
     """Opens a PR at once, fails, or waits (for a human, or a long time) until cancelled."""
 
@@ -98,109 +89,107 @@ class FakeForge:
     merges_before_all_approved: int = 0
 
     def activities(self) -> list[Callable[..., Any]]:
-        world = self
-
-        @activity.defn(name=CHILD_SCRIPT)
-        async def child_script(repo: str) -> ChildScript:
-            world.started.append(repo)
-            return world.scripts.get(repo, ChildScript())
-
-        @activity.defn(name=names.GET_ISSUE)
-        async def get_issue(input: GetIssueInput) -> IssueInfo:
-            return IssueInfo(
-                number=input.issue.number,
-                title="Add a currency field",
-                body="Every service needs the currency.",
-                state="open",
-                html_url=f"http://forge.test/{input.issue.repo.full_name}/issues/1",
-                author="alice",
-            )
-
-        @activity.defn(name=ENSURE_LINKED_ISSUE)
-        async def ensure_linked_issue(input: EnsureLinkedIssueInput) -> LinkedIssue:
-            repo = input.repo.full_name
-            created = repo not in world.linked
-            number = world.linked.setdefault(repo, 10 + len(world.linked))
-            return LinkedIssue(number=number, html_url=f"http://x/{repo}/{number}", created=created)
-
-        @activity.defn(name=PULL_VERDICT)
-        async def pull_verdict(input: PullVerdictInput) -> PullVerdict:
-            verdict = PullVerdict(state="", merged=False)
-            if input.issue is not None:
-                script = world.scripts.get(input.issue.repo.full_name, ChildScript())
-                verdict.needs_human = script.outcome == "needs_human"
-            if input.pull is None:
-                return verdict
-            repo = input.pull.repo.full_name
-            verdict.state = "closed" if repo in world.closed or repo in world.merged else "open"
-            verdict.merged = repo in world.merged
-            verdict.approved_by = ["carol"] if repo in world.approved else []
-            verdict.changes_requested_by = ["dave"] if repo in world.changes_requested else []
-            verdict.combined_status = "success"
-            verdict.merge_commit_sha = "m" * 40 if verdict.merged else None
-            return verdict
-
-        @activity.defn(name=UPDATE_PULL_SECTION)
-        async def update_pull_section(input: UpdatePullSectionInput) -> None:
-            world.sections[input.pull.repo.full_name] = input.section
-
-        @activity.defn(name=MERGE_PULL)
-        async def merge_pull(input: MergePullInput) -> MergeOutcome:
-            repo = input.pull.repo.full_name
-            if not set(world.scripts) <= world.approved:
-                world.merges_before_all_approved += 1
-            if repo in world.refuse_merge:
-                raise ApplicationError(
-                    "405 not mergeable", type=ERR_MERGE_REFUSED, non_retryable=True
-                )
-            world.merged.append(repo)
-            return MergeOutcome(merged=True, merge_commit_sha="m" * 40)
-
-        @activity.defn(name=CLOSE_PULL)
-        async def close_pull(input: ClosePullInput) -> PullRequestInfo:
-            world.closed.append(input.pull.repo.full_name)
-            return PullRequestInfo(number=input.pull.number, html_url="http://x", state="closed")
-
-        @activity.defn(name=DELETE_BRANCH)
-        async def delete_branch(input: DeleteBranchInput) -> bool:
-            world.deleted_branches.append(f"{input.repo.full_name}:{input.branch}")
-            return True
-
-        @activity.defn(name=names.UPSERT_COMMENT)
-        async def upsert_comment(input: UpsertCommentInput) -> CommentRef:
-            world.comments[f"{input.issue.repo.full_name}:{input.marker}"] = input.body
-            return CommentRef(id=1, html_url="http://x", created=True)
-
-        @activity.defn(name=names.GET_REPO)
-        async def get_repo(input: GetRepoInput) -> RepoInfo:
-            return RepoInfo(
-                full_name=input.repo.full_name,
-                default_branch="main",
-                clone_url="http://forge.test/x.git",
-                html_url="http://forge.test/x",
-            )
-
-        @activity.defn(name=REVERT_MERGE)
-        async def revert_merge(input: RevertMergeInput) -> RevertResult:
-            world.reverted.append(input.repo.full_name)
-            return RevertResult(branch=input.branch, sha="r" * 40)
-
-        @activity.defn(name=names.OPEN_PULL_REQUEST)
-        async def open_pull_request(input: OpenPullRequestInput) -> PullRequestInfo:
-            world.revert_pulls.append(f"{input.repo.full_name}:{input.head}")
-            return PullRequestInfo(number=99, html_url="http://x/pulls/99", state="open")
-
         return [
-            child_script,
-            get_issue,
-            ensure_linked_issue,
-            pull_verdict,
-            update_pull_section,
-            merge_pull,
-            close_pull,
-            delete_branch,
-            upsert_comment,
-            get_repo,
-            revert_merge,
-            open_pull_request,
+            self.child_script,
+            self.get_issue,
+            self.ensure_linked_issue,
+            self.pull_verdict,
+            self.update_pull_section,
+            self.merge_pull,
+            self.close_pull,
+            self.delete_branch,
+            self.upsert_comment,
+            self.get_repo,
+            self.revert_merge,
+            self.open_pull_request,
         ]
+
+    @activity.defn(name=CHILD_SCRIPT)
+    async def child_script(self, repo: str) -> ChildScript:
+        self.started.append(repo)
+        return self.scripts.get(repo, ChildScript())
+
+    @activity.defn(name=names.GET_ISSUE)
+    async def get_issue(self, input: GetIssueInput) -> IssueInfo:
+        return IssueInfo(
+            number=input.issue.number,
+            title="Add a currency field",
+            body="Every service needs the currency.",
+            state="open",
+            html_url=f"http://forge.test/{input.issue.repo.full_name}/issues/1",
+            author="alice",
+        )
+
+    @activity.defn(name=names.ENSURE_LINKED_ISSUE)
+    async def ensure_linked_issue(self, input: EnsureLinkedIssueInput) -> LinkedIssue:
+        repo = input.repo.full_name
+        created = repo not in self.linked
+        number = self.linked.setdefault(repo, 10 + len(self.linked))
+        return LinkedIssue(number=number, html_url=f"http://x/{repo}/{number}", created=created)
+
+    @activity.defn(name=names.PULL_VERDICT)
+    async def pull_verdict(self, input: PullVerdictInput) -> PullVerdict:
+        verdict = PullVerdict(state="", merged=False)
+        if input.issue is not None:
+            script = self.scripts.get(input.issue.repo.full_name, ChildScript())
+            verdict.needs_human = script.outcome == "needs_human"
+        if input.pull is None:
+            return verdict
+        repo = input.pull.repo.full_name
+        verdict.state = "closed" if repo in self.closed or repo in self.merged else "open"
+        verdict.merged = repo in self.merged
+        verdict.approved_by = ["carol"] if repo in self.approved else []
+        verdict.changes_requested_by = ["dave"] if repo in self.changes_requested else []
+        verdict.combined_status = "success"
+        verdict.merge_commit_sha = "m" * 40 if verdict.merged else None
+        return verdict
+
+    @activity.defn(name=names.UPDATE_PULL_SECTION)
+    async def update_pull_section(self, input: UpdatePullSectionInput) -> None:
+        self.sections[input.pull.repo.full_name] = input.section
+
+    @activity.defn(name=names.MERGE_PULL)
+    async def merge_pull(self, input: MergePullInput) -> MergeOutcome:
+        repo = input.pull.repo.full_name
+        if not set(self.scripts) <= self.approved:
+            self.merges_before_all_approved += 1
+        if repo in self.refuse_merge:
+            raise ApplicationError(
+                "405 not mergeable", type=names.ERR_MERGE_REFUSED, non_retryable=True
+            )
+        self.merged.append(repo)
+        return MergeOutcome(merged=True, merge_commit_sha="m" * 40)
+
+    @activity.defn(name=names.CLOSE_PULL)
+    async def close_pull(self, input: ClosePullInput) -> PullRequestInfo:
+        self.closed.append(input.pull.repo.full_name)
+        return PullRequestInfo(number=input.pull.number, html_url="http://x", state="closed")
+
+    @activity.defn(name=names.DELETE_BRANCH)
+    async def delete_branch(self, input: DeleteBranchInput) -> bool:
+        self.deleted_branches.append(f"{input.repo.full_name}:{input.branch}")
+        return True
+
+    @activity.defn(name=names.UPSERT_COMMENT)
+    async def upsert_comment(self, input: UpsertCommentInput) -> CommentRef:
+        self.comments[f"{input.issue.repo.full_name}:{input.marker}"] = input.body
+        return CommentRef(id=1, html_url="http://x", created=True)
+
+    @activity.defn(name=names.GET_REPO)
+    async def get_repo(self, input: GetRepoInput) -> RepoInfo:
+        return RepoInfo(
+            full_name=input.repo.full_name,
+            default_branch="main",
+            clone_url="http://forge.test/x.git",
+            html_url="http://forge.test/x",
+        )
+
+    @activity.defn(name=names.REVERT_MERGE)
+    async def revert_merge(self, input: RevertMergeInput) -> RevertResult:
+        self.reverted.append(input.repo.full_name)
+        return RevertResult(branch=input.branch, sha="r" * 40)
+
+    @activity.defn(name=names.OPEN_PULL_REQUEST)
+    async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:
+        self.revert_pulls.append(f"{input.repo.full_name}:{input.head}")
+        return PullRequestInfo(number=99, html_url="http://x/pulls/99", state="open")

@@ -10,7 +10,7 @@ from config.settings import ConfigError, load_config
 from domain.issue import IssueRef, RepoRef
 from starters.common import StarterError
 from starters.cross_repo import cross_repo_input, workflow_for_labels
-from workflows.gate import merge_order
+from workflows.cross_repo_report import merge_order
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 

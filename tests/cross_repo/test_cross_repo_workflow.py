@@ -21,7 +21,9 @@ from domain.cross_repo import (
 )
 from domain.issue import IssueRef, RepoRef
 from tests.cross_repo.fakes import ChildScript, FakeForge, FakeIssueWorkflow
+from tests.polling import eventually
 from workflows.cross_repo import CrossRepoWorkflow
+from workflows.runner import WORKFLOW_RUNNER
 
 FORGE = "http://forge.test"
 BACKEND, FRONTEND, INFRA = "acme/backend", "acme/frontend", "acme/infrastructure"
@@ -59,10 +61,12 @@ class Run:
     async def status(self) -> CrossRepoStatus:
         return await self.handle.query(CrossRepoWorkflow.status)
 
-    async def until(self, check: Callable[[CrossRepoStatus], bool], seconds: float = 10) -> None:
-        async with asyncio.timeout(seconds):
-            while not check(await self.status()):
-                await asyncio.sleep(0.05)
+    async def until(
+        self, check: Callable[[CrossRepoStatus], bool], seconds: float = 30
+    ) -> CrossRepoStatus:
+        return await eventually(
+            self.status, check, timeout=seconds, what=f"a status of {self.handle.id}"
+        )
 
     async def approve(self, *repos: str) -> None:
         self.forge.approved |= set(repos)
@@ -82,6 +86,7 @@ async def start(
             task_queue=queue,
             workflows=[CrossRepoWorkflow, FakeIssueWorkflow],
             activities=forge.activities(),
+            workflow_runner=WORKFLOW_RUNNER,
         )
         workers.append(worker)
         asyncio.get_running_loop().create_task(worker.run())
@@ -225,3 +230,27 @@ async def test_changes_requested_holds_and_abandon_leaves_everything(
     result = await run.handle.result()
     assert result.outcome == "abandoned"
     assert forge.closed == [] and forge.merged == [] and forge.deleted_branches == []
+
+
+async def test_hold_then_retry_runs_the_failed_repository_again(
+    start: Callable[..., object],
+) -> None:
+    forge = FakeForge(scripts=scripts(**{FRONTEND: ChildScript(outcome="needs_human")}))
+    input = cross_input(coordination="sequential", needs_human_grace_seconds=600)
+    run: Run = await start(input, forge)  # type: ignore[misc]
+    await run.until(lambda s: s.repos["backend"].stage == "pr_open")
+    await run.approve(BACKEND)
+    await run.until(lambda s: s.repos["frontend"].stage == "running")
+    await run.env.sleep(700)
+    await run.until(lambda s: s.phase == "held")
+    assert (await run.status()).repos["frontend"].stage == "failed"
+
+    forge.scripts[FRONTEND] = ChildScript(pr_number=2)  # the person fixed what the run needed
+    await run.handle.signal(CrossRepoWorkflow.retry, CrossRepoDecision(by="alice"))
+    await run.until(lambda s: s.repos["frontend"].stage == "pr_open")
+    assert (await run.status()).failure is None
+    await run.approve(FRONTEND, INFRA)
+    result = await run.handle.result()
+    assert result.outcome == "merged"
+    assert forge.started == [BACKEND, FRONTEND, FRONTEND, INFRA]
+    assert forge.merged == [BACKEND, FRONTEND, INFRA]

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from devstack.temporal_server import (
 )
 from domain import names
 from tests.devstack.conftest import free_port
+from tests.polling import eventually
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,15 +77,20 @@ def foreign_dev_server(port: int, *extra: str) -> Iterator[subprocess.Popen[byte
 
 
 async def wait_until_serving(address: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def connect_error() -> RuntimeError | None:
         try:
             await Client.connect(address)
-            return
-        except RuntimeError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+        except RuntimeError as error:  # not listening yet
+            return error
+        return None
+
+    await eventually(
+        connect_error,
+        lambda error: error is None,
+        timeout=timeout,
+        interval=0.2,
+        what=f"a Temporal server at {address}",
+    )
 
 
 def test_binaries_are_found_next_to_the_interpreter() -> None:

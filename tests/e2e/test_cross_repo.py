@@ -8,7 +8,8 @@ import asyncio
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from config.settings import AutopilotConfig, load_config
 from devstack.forge.testing import RunningForge
 from devstack.model_server.testing import running_model_server
 from devstack.seed import Seeder
-from domain.cross_repo import CrossRepoDecision, CrossRepoResult
+from domain.cross_repo import CrossRepoDecision, CrossRepoResult, CrossRepoStatus
 from starters.common import issue_ref
 from starters.cross_repo import start_cross_repo_run
+from tests.e2e.histories import save_history
+from tests.polling import eventually
 from workers.main import running_worker
 from workflows.cross_repo import CrossRepoWorkflow
 
@@ -110,6 +113,7 @@ async def reviewer_token(seeder: Seeder) -> str:
     return str(response.json()["sha1"])
 
 
+@asynccontextmanager
 async def make_stack(
     temporal: WorkflowEnvironment,
     forge: RunningForge,
@@ -140,9 +144,11 @@ async def make_stack(
         source = write_repo(tmp_path / "seed" / name, marker, name == impossible)
         await seeder.create_repo(f"{prefix}-{name}", source)
     token = await reviewer_token(seeder)
-    async with running_worker(config, temporal.client):
-        yield CrossStack(temporal.client, config, forge, seeder, prefix, token)
-    await seeder.aclose()
+    try:
+        async with running_worker(config, temporal.client):
+            yield CrossStack(temporal.client, config, forge, seeder, prefix, token)
+    finally:
+        await seeder.aclose()
     await asyncio.sleep(0)
 
 
@@ -164,14 +170,17 @@ def typed_handle(
     return stack.client.get_workflow_handle(workflow_id, result_type=CrossRepoResult)
 
 
-async def wait_for(stack: CrossStack, workflow_id: str, check: object, seconds: float) -> None:
+async def wait_for(
+    stack: CrossStack, workflow_id: str, check: Callable[[CrossRepoStatus], bool], seconds: float
+) -> CrossRepoStatus:
     handle = typed_handle(stack, workflow_id)
-    async with asyncio.timeout(seconds):
-        while True:
-            status = await handle.query(CrossRepoWorkflow.status)
-            if check(status):  # type: ignore[operator]
-                return
-            await asyncio.sleep(0.3)
+    return await eventually(
+        lambda: handle.query(CrossRepoWorkflow.status),
+        check,
+        timeout=seconds,
+        interval=0.3,
+        what=f"a status of {workflow_id}",
+    )
 
 
 async def approve(stack: CrossStack, name: str, number: int) -> None:
@@ -186,7 +195,7 @@ async def approve(stack: CrossStack, name: str, number: int) -> None:
 async def test_three_repositories_are_approved_and_merged_in_dependency_order(
     temporal: WorkflowEnvironment, forge: RunningForge, model_url: str, tmp_path: Path
 ) -> None:
-    async for stack in make_stack(temporal, forge, model_url, tmp_path, "hold"):
+    async with make_stack(temporal, forge, model_url, tmp_path, "hold") as stack:
         workflow_id = await start(stack)
         await wait_for(stack, workflow_id, lambda s: all(r.pr_number for r in s.repos.values()), 50)
         handle = typed_handle(stack, workflow_id)
@@ -215,14 +224,15 @@ async def test_three_repositories_are_approved_and_merged_in_dependency_order(
             "GET", f"/repos/{stack.repo('frontend')}/pulls/{status.repos['frontend'].pr_number}"
         )
         assert f"Depends-On: {stack.repo('backend')}#" in frontend["body"]
+        await save_history(stack.client, workflow_id, "merged")
 
 
 async def test_an_unfixable_repository_holds_the_set_then_compensation_cleans_the_forge(
     temporal: WorkflowEnvironment, forge: RunningForge, model_url: str, tmp_path: Path
 ) -> None:
-    async for stack in make_stack(
+    async with make_stack(
         temporal, forge, model_url, tmp_path, "hold", impossible="infrastructure"
-    ):
+    ) as stack:
         workflow_id = await start(stack)
         await wait_for(stack, workflow_id, lambda s: s.phase == "held", 50)
         handle = typed_handle(stack, workflow_id)
@@ -236,3 +246,4 @@ async def test_an_unfixable_repository_holds_the_set_then_compensation_cleans_th
             assert pulls == [], name
             branches = await stack.seeder.call("GET", f"/repos/{stack.repo(name)}/branches")
             assert [b["name"] for b in branches] == ["main"], name
+        await save_history(stack.client, workflow_id, "compensated")

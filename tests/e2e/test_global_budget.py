@@ -21,19 +21,15 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.model.budget import BudgetActivities
-from domain.budget import (
-    LEDGER_RAISE_LIMIT,
-    LEDGER_SNAPSHOT,
-    BudgetLimits,
-    LedgerState,
-    ModelRunSettings,
-    RaiseLimitRequest,
-)
+from domain.budget import BudgetLimits, LedgerState, ModelRunSettings, RaiseLimitRequest
 from domain.model import DraftPlanInput
+from domain.names import LEDGER_RAISE_LIMIT, LEDGER_SNAPSHOT
 from domain.tiers import ModelRouting, TierModel, estimate_call_usd
+from tests.e2e.histories import save_history
 from tests.ledger.probe import ISSUE, FakeModel, GatewayProbe, ProbeCall, ProbeInput, ProbeResult
 from workflows.ledger import BudgetLedgerWorkflow
 from workflows.model_gateway import DEFAULT_MAX_OUTPUT_TOKENS
+from workflows.runner import WORKFLOW_RUNNER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -106,6 +102,7 @@ async def test_racing_runs_share_the_global_budget_and_pause_until_it_is_raised(
         task_queue=queue,
         workflows=[BudgetLedgerWorkflow, GatewayProbe],
         activities=[*model.activities(), budget.reserve, budget.settle],
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         try:
             probes = await asyncio.gather(
@@ -136,6 +133,7 @@ async def test_racing_runs_share_the_global_budget_and_pause_until_it_is_raised(
                 asyncio.gather(*(p.result() for p in probes)), timeout=15
             )
             final = await ledger_state(client, ledger_id)
+            await save_history(client, ledger_id, "raced_and_raised", settle=True)
         finally:
             await client.get_workflow_handle(ledger_id).terminate("test finished")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -10,15 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus
+from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
 
 from domain.run import ApprovalDecision, IssueResult, IssueStatus
 from starters.gitea_actions import handle_event
 from tests.e2e.conftest import DEMO, Stack
+from tests.e2e.histories import save_history
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
-
-HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
 
 
 async def seed_issue(stack: Stack, tmp_path: Path) -> tuple[int, Path]:
@@ -38,12 +37,13 @@ def actions_env(stack: Stack, event_path: Path) -> dict[str, str]:
 
 async def wait_for_status(stack: Stack, workflow_id: str, waiting_for: str) -> IssueStatus:
     handle = stack.client.get_workflow_handle(workflow_id)
-    for _ in range(600):
-        status = await handle.query("status", result_type=IssueStatus)
-        if status.waiting_for == waiting_for:
-            return status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never waited for {waiting_for}: {status}")
+    return await eventually(
+        lambda: handle.query("status", result_type=IssueStatus),
+        lambda status: status.waiting_for == waiting_for,
+        timeout=120,
+        interval=0.1,
+        what=f"{workflow_id} waiting for {waiting_for}",
+    )
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -76,6 +76,7 @@ async def test_labelled_issue_becomes_a_pull_request_with_passing_tests(
         f"autopilot:{stack.forge.base_url.split('//')[1]}:{stack.repo.replace('/', ':')}:{number}"
     )
     await wait_for_status(stack, workflow_id, "approval")
+    await save_history(stack.client, workflow_id, "waiting_at_approval", settle=True)
 
     # The same label event delivered again attaches to the running run.
     assert await handle_event(stack.config, env) == 0
@@ -115,19 +116,12 @@ async def test_labelled_issue_becomes_a_pull_request_with_passing_tests(
     assert {label["name"] for label in issue["labels"]} == {"autopilot", "autopilot-pr-open"}
 
     # One run for this issue, ever; and the Web UI can find it by its search attributes.
-    runs = [
-        run
-        async for run in stack.client.list_workflows(
-            f'WorkflowId = "{workflow_id}" AND Stage = "done" AND Outcome = "pr_opened"'
-        )
-    ]
-    for _ in range(50):  # visibility is eventually consistent
-        if runs:
-            break
-        await asyncio.sleep(0.2)
-        runs = [run async for run in stack.client.list_workflows(f'WorkflowId = "{workflow_id}"')]
-    assert len(runs) == 1 and runs[0].status == WorkflowExecutionStatus.COMPLETED
+    query = f'WorkflowId = "{workflow_id}" AND Stage = "done" AND Outcome = "pr_opened"'
 
-    if os.environ.get("AUTOPILOT_RECORD_HISTORIES"):
-        history = await handle.fetch_history()
-        (HISTORY_DIR / "issue_to_pull_request.json").write_text(history.to_json())
+    async def listed() -> list[WorkflowExecution]:
+        return [run async for run in stack.client.list_workflows(query)]
+
+    # Visibility is eventually consistent.
+    runs = await eventually(listed, bool, interval=0.2, what=f"the Web UI listing {query}")
+    assert len(runs) == 1 and runs[0].status == WorkflowExecutionStatus.COMPLETED
+    await save_history(stack.client, workflow_id, "to_pull_request")

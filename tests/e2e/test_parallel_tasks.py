@@ -20,7 +20,9 @@ from domain.run import IssueResult
 from domain.task import task_workflow_id
 from starters.common import issue_ref, start_issue_run
 from tests.e2e.conftest import Stack
+from tests.e2e.histories import save_history
 from tests.e2e.test_issue_to_pull_request import git, pytest_passes
+from tests.polling import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -100,6 +102,9 @@ async def test_parallel_tasks_with_a_conflict_resolved_by_the_model(
     ids = change_ids(log)
     assert len(ids) == len(TASKS) == len(set(ids))
     assert "Autopilot-Integrate:" in log  # the resolved merge commit
+    # The parent holds the conflict resolution; a child is one task carried to its branch.
+    await save_history(stack.client, workflow_id, "parallel_tasks_with_conflict")
+    await save_history(stack.client, task_workflow_id(workflow_id, "add-sub"), "done")
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -138,13 +143,13 @@ async def test_killed_worker_mid_task_resumes_without_redoing_work(
     worker = start_worker(env, log)
     try:
         workflow_id = await start_run(stack, tmp_path, env, slow=3)
-        for _ in range(400):
-            task_id = await running_test_activity(stack.client, workflow_id)
-            if task_id:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("no task ever ran its tests:\n" + log.read_text()[-3000:])
+        await eventually(
+            lambda: running_test_activity(stack.client, workflow_id),
+            lambda task_id: task_id is not None,
+            timeout=60,
+            interval=0.1,
+            what=lambda: "a task running its tests; worker log:\n" + log.read_text()[-3000:],
+        )
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         worker = start_worker(env, log)

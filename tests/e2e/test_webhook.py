@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from devstack.forge.testing import free_port
 from domain.run import IssueResult, IssueStatus
 from tests.e2e.conftest import DEMO, Stack
 from tests.e2e.test_issue_to_pull_request import wait_for_status
+from tests.polling import eventually
 from tests.webhook.payloads import delivery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -29,8 +29,8 @@ SECRET = "e2e-webhook-secret"
 READY_SECONDS = 30.0
 
 
-@contextmanager
-def receiver(stack: Stack) -> Iterator[str]:
+@asynccontextmanager
+async def receiver(stack: Stack) -> AsyncIterator[str]:
     """``python -m starters.webhook`` on a free loopback port; yields the hook URL."""
     port = free_port()
     env = {"PATH": os.environ["PATH"], **stack.env, "AUTOPILOT_WEBHOOK_SECRET": SECRET}
@@ -43,18 +43,24 @@ def receiver(stack: Stack) -> Iterator[str]:
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+
+    async def healthz() -> int | None:
+        if proc.poll() is not None:
+            raise AssertionError(f"the receiver exited: {proc.communicate()[1][-2000:]}")
+        try:
+            async with httpx.AsyncClient(timeout=1) as http:
+                return (await http.get(f"{base}/healthz")).status_code
+        except httpx.TransportError:  # not listening yet
+            return None
+
     try:
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"the receiver exited: {proc.communicate()[1][-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the receiver never answered /healthz"
-            time.sleep(0.1)
+        await eventually(
+            healthz,
+            lambda code: code == 200,
+            timeout=READY_SECONDS,
+            interval=0.1,
+            what="the receiver answering /healthz",
+        )
         yield f"{base}/hooks/gitea"
     finally:
         proc.terminate()
@@ -91,7 +97,7 @@ async def test_webhook_drives_an_issue_to_a_pull_request(stack: Stack) -> None:
     workflow_id = f"autopilot:{stack.forge.base_url.split('//')[1]}:{owner}:{name}:{number}"
     handle = stack.client.get_workflow_handle(workflow_id, result_type=IssueResult)
 
-    with receiver(stack) as url:
+    async with receiver(stack) as url:
         status, answer = await post(url, "issues", label_event, **{"X-Gitea-Signature": "0" * 64})
         assert (status, answer) == (401, {"message": "invalid signature"})
         with pytest.raises(RPCError) as nothing:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +14,15 @@ from temporalio.worker import Worker
 
 from activities.model.activities import ModelActivities
 from activities.model.breaker import BreakerProvider, CircuitBreaker
-from activities.model.provider import ERR_MODEL_UNAVAILABLE, ProviderAnswer, StructuredRequest
+from activities.model.provider import ProviderAnswer, StructuredRequest
 from activities.model.routing import ModelRouter, Route
 from domain.budget import BudgetLimits, BudgetRaise, ModelRunSettings
+from domain.names import ERR_MODEL_UNAVAILABLE
 from domain.tiers import ModelRouting, TierModel
 from domain.usage import TokenUsage
 from tests.ledger.probe import PLAN, FakeModel, GatewayProbe, ProbeCall, ProbeInput, ProbeResult
+from tests.polling import eventually
+from workflows.runner import WORKFLOW_RUNNER
 
 QUEUE = "gateway-tests"
 SPEC = TierModel(
@@ -37,8 +39,12 @@ async def run_probe(
     env: WorkflowEnvironment, input: ProbeInput, *activities: Callable[..., Any]
 ) -> ProbeResult:
     async with Worker(
-        env.client, task_queue=QUEUE, workflows=[GatewayProbe], activities=list(activities)
-    ):  # type: ignore[arg-type]
+        env.client,
+        task_queue=QUEUE,
+        workflows=[GatewayProbe],
+        activities=list(activities),
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
         return await env.client.execute_workflow(
             GatewayProbe.run, input, id=f"probe-{uuid.uuid4()}", task_queue=QUEUE
         )
@@ -134,16 +140,20 @@ async def test_issue_budget_pauses_the_run_until_a_person_raises_it(
     model = FakeModel(cost_usd=0.4)
     input = ProbeInput(settings=settings(issue_usd=1.0), calls=[ProbeCall(stage="plan")] * 4)
     async with Worker(
-        env.client, task_queue=QUEUE, workflows=[GatewayProbe], activities=model.activities()
+        env.client,
+        task_queue=QUEUE,
+        workflows=[GatewayProbe],
+        activities=model.activities(),
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         handle = await env.client.start_workflow(
             GatewayProbe.run, input, id=f"probe-{uuid.uuid4()}", task_queue=QUEUE
         )
-        for _ in range(100):
-            status = await handle.query(GatewayProbe.status)
-            if status.paused is not None:
-                break
-            await asyncio.sleep(0.05)
+        status = await eventually(
+            lambda: handle.query(GatewayProbe.status),
+            lambda s: s.paused is not None,
+            what="the probe pausing for its budget",
+        )
         assert status.paused is not None and status.paused.scope == "issue"
         # Never exceeded by more than the one call in flight when it ran out: 3 calls, $1.20.
         assert len(model.seen) == 3 and status.total.cost_usd == 1.2

@@ -13,8 +13,10 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.model.budget import BudgetActivities
-from domain.budget import LEDGER_SNAPSHOT, LedgerState, ReserveRequest, SettleRequest
+from domain.budget import LedgerState, ReserveRequest, SettleRequest
+from domain.names import LEDGER_SNAPSHOT
 from workflows.ledger import BudgetLedgerWorkflow
+from workflows.runner import WORKFLOW_RUNNER
 
 QUEUE = "ledger-tests"
 
@@ -27,7 +29,12 @@ async def test_racing_reservations_never_overspend(time_skipping_env: WorkflowEn
     env = time_skipping_env
     ledger_id = f"ledger-{uuid.uuid4()}"
     budget = BudgetActivities(env.client, QUEUE, 1.0, ledger_id=ledger_id)
-    async with Worker(env.client, task_queue=QUEUE, workflows=[BudgetLedgerWorkflow]):
+    async with Worker(
+        env.client,
+        task_queue=QUEUE,
+        workflows=[BudgetLedgerWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
         grants = await asyncio.gather(*(budget.reserve(reserve(f"r{i}", 0.3)) for i in range(10)))
         won = [g.reservation_id for g in grants if g.granted]
         assert len(won) == 3  # 0.9 of 1.0 reserved; a fourth would not fit beside them
@@ -55,12 +62,18 @@ async def test_racing_reservations_never_overspend(time_skipping_env: WorkflowEn
 async def test_ledger_continues_as_new_and_keeps_its_books(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
-    from domain.budget import LEDGER_WORKFLOW, LedgerInput
+    from domain.budget import LedgerInput
+    from domain.names import LEDGER_WORKFLOW
 
     env = time_skipping_env
     ledger_id = f"ledger-{uuid.uuid4()}"
     budget = BudgetActivities(env.client, QUEUE, 10.0, ledger_id=ledger_id)
-    async with Worker(env.client, task_queue=QUEUE, workflows=[BudgetLedgerWorkflow]):
+    async with Worker(
+        env.client,
+        task_queue=QUEUE,
+        workflows=[BudgetLedgerWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
         first = await env.client.start_workflow(
             LEDGER_WORKFLOW,
             LedgerInput(state=LedgerState(limit_usd_per_hour=10.0), max_operations_per_run=4),

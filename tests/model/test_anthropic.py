@@ -11,15 +11,11 @@ from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
 from activities.model.anthropic import ANTHROPIC_VERSION, AnthropicProvider
-from activities.model.provider import (
-    ERR_MODEL_REQUEST_REJECTED,
-    ERR_MODEL_UNAVAILABLE,
-    ChatMessage,
-    StructuredRequest,
-)
+from activities.model.provider import ChatMessage, StructuredRequest
 from activities.model.structured import ask_structured
 from devstack.anthropic_stub import AnthropicStub, Reply, error, serving, text, tool_use
 from domain import names
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE
 
 KEY = "sk-ant-test-0123456789abcdef"
 REQUEST = StructuredRequest(

@@ -14,17 +14,12 @@ from activities.model.activities import ModelActivities
 from activities.model.breaker import BreakerProvider, CircuitBreaker
 from activities.model.cache import AnswerCache, CachedAnswer, cache_key
 from activities.model.metrics import ModelMetrics
-from activities.model.provider import (
-    ERR_MODEL_REQUEST_REJECTED,
-    ERR_MODEL_UNAVAILABLE,
-    ChatMessage,
-    ProviderAnswer,
-    StructuredRequest,
-)
+from activities.model.provider import ChatMessage, ProviderAnswer, StructuredRequest
 from activities.model.routing import ModelRouter, Route
 from domain.issue import IssueInfo
 from domain.model import DraftPlanInput
-from domain.tiers import ERR_PROVIDER_UNAVAILABLE, TierModel
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE, ERR_PROVIDER_UNAVAILABLE
+from domain.tiers import TierModel
 from domain.usage import TokenUsage
 
 PLAN = (

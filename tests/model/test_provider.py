@@ -11,12 +11,8 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.model.openai_compat import OpenAICompatibleProvider
-from activities.model.provider import (
-    ERR_MODEL_REQUEST_REJECTED,
-    ERR_MODEL_UNAVAILABLE,
-    ChatMessage,
-    StructuredRequest,
-)
+from activities.model.provider import ChatMessage, StructuredRequest
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE
 from tests.model.stub_openai import KEY, Reply, StubServer, completion
 
 MakeProvider = Callable[..., OpenAICompatibleProvider]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -11,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 from domain.budget import BudgetLimits, ModelRunSettings
 from domain.run import IssueResult, ResumeRequest
 from domain.tiers import ModelRouting, TierModel
+from tests.polling import eventually
 from tests.workflows.fakes import COSTED_USAGE, FakeWorld
 from tests.workflows.test_issue_workflow import issue_input, running
 from workflows.issue import IssueWorkflow
@@ -30,12 +29,16 @@ async def escalated(world: FakeWorld, escalation: int = 1) -> None:
     new can hang the time-skipping test server.
     """
     marker = f"needs-human:{escalation}"
-    for _ in range(600):
-        writes = world.comment_writes
-        if marker in writes and "progress" in writes[writes.index(marker) :]:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"no {marker} escalation; comments {world.comment_writes}")
+
+    async def writes() -> list[str]:
+        return list(world.comment_writes)
+
+    def reported(writes: list[str]) -> bool:
+        return marker in writes and "progress" in writes[writes.index(marker) :]
+
+    await eventually(
+        writes, reported, timeout=60, what=f"a {marker} escalation, then a progress update"
+    )
 
 
 async def run_chain(
@@ -83,7 +86,16 @@ async def test_a_long_resolution_loop_continues_as_new_and_carries_its_state(
     assert model.total.cost_usd == pytest.approx(9 * 0.4)
     assert "**$3.6000**" in world.pulls[0].body
     stages = [t.stage for t in result.status.timings]
-    assert stages == ["intake", "plan", "approval", "implement", "verify", "review", "pull_request"]
+    assert stages == [
+        "intake",
+        "setup",
+        "plan",
+        "approval",
+        "implement",
+        "verify",
+        "review",
+        "pull_request",
+    ]
     assert all(t.finished_at is not None for t in result.status.timings)
 
 

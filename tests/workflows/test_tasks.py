@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,10 +15,11 @@ from domain.issue import IssueRef, RepoRef
 from domain.plan import LENIENT_GRAPH, Plan, PlanTask
 from domain.run import IssueResult, IssueWorkflowInput, ResumeRequest, RunSettings
 from domain.task import CancelRequest, SkipTaskRequest, task_workflow_id
+from tests.polling import eventually
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_issue_workflow import wait_for
-from workflows import recovery
 from workflows.issue import IssueWorkflow
+from workflows.runner import WORKFLOW_RUNNER
 from workflows.task import TaskWorkflow
 
 pytestmark = pytest.mark.timeout(90)
@@ -62,6 +62,7 @@ async def running(
         task_queue=queue,
         workflows=[IssueWorkflow, TaskWorkflow],
         activities=world.activities(),
+        workflow_runner=WORKFLOW_RUNNER,
     ):
         yield await env.client.start_workflow(
             IssueWorkflow.run, input, id=f"wf-{uuid.uuid4()}", task_queue=queue
@@ -185,11 +186,12 @@ async def test_cancelling_the_issue_cancels_running_tasks(
         child = time_skipping_env.client.get_workflow_handle(
             task_workflow_id(input.issue.workflow_id, "slow")
         )
-        for _ in range(100):
-            if (await child.describe()).status != WorkflowExecutionStatus.RUNNING:
-                break
-            await asyncio.sleep(0.05)
-        assert (await child.describe()).status == WorkflowExecutionStatus.CANCELED
+        stopped = await eventually(
+            child.describe,
+            lambda d: d.status != WorkflowExecutionStatus.RUNNING,
+            what=f"{child.id} to stop running",
+        )
+        assert stopped.status == WorkflowExecutionStatus.CANCELED
 
 
 async def test_cyclic_plan_goes_back_to_the_planner_with_the_cycle_members(
@@ -263,14 +265,3 @@ async def test_tests_making_no_progress_escalate_early(
         await handle.terminate("test over")
     assert world.test_runs == 2
     assert "changed nothing" in world.comments["needs-human:1"]
-
-
-def test_every_failure_kind_has_exactly_one_strategy() -> None:
-    kinds = recovery.FailureKind.__args__  # type: ignore[attr-defined]
-    assert set(recovery.STRATEGIES) == set(kinds)
-    assert recovery.strategy_for("merge_conflict") == "resolve_conflict"
-    assert recovery.strategy_for("task_failed") == "escalate"
-    assert recovery.classify_error("UnsafeEdit", ["UnsafeEdit"], in_task=True) == "task_failed"
-    assert recovery.classify_error("UnsafeEdit", ["UnsafeEdit"], in_task=False) == "permanent"
-    assert recovery.classify_test_runs(["x", "y"]) == "tests_failed"
-    assert recovery.classify_test_runs(["x", "y\n", "y"]) == "no_progress"

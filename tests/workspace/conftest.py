@@ -99,3 +99,28 @@ def acts(root: Path) -> WorkspaceActivities:
 @pytest.fixture
 def env() -> ActivityEnvironment:
     return ActivityEnvironment()
+
+
+@pytest.fixture(scope="session")
+def environments_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for the whole session: identical dependency files build once."""
+    return tmp_path_factory.mktemp("environments")
+
+
+def make_origin(tmp_path: Path, files: dict[str, str], tag: str | None = None) -> Origin:
+    """A bare origin whose main branch holds ``files`` (and ``tag`` on its commit)."""
+    seed = tmp_path / "seed-src"
+    for rel, text in files.items():
+        (seed / rel).parent.mkdir(parents=True, exist_ok=True)
+        (seed / rel).write_text(text)
+    bare = tmp_path / "origin-src.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    git(tmp_path, "init", "-q", "-b", "main", str(seed))
+    git(seed, "add", "-A")
+    git(seed, "commit", "-q", "-m", "seed")
+    if tag:
+        git(seed, "tag", tag)
+    git(seed, "push", "-q", "--tags", str(bare), "main")
+    outside = tmp_path / "outside-src"
+    outside.mkdir()
+    return Origin(bare=bare, outside=outside)

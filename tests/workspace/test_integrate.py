@@ -101,13 +101,14 @@ async def test_conflict_is_reported_then_completed_with_a_tested_resolution(
     failing = request.model_copy(
         update={
             "resolution": {"src/app.py": both},
-            "test_command": "python -c 'raise SystemExit(3)'",
+            "test_command": "python3 -c 'raise SystemExit(3)'",  # in the sandbox
         }
     )
     refused = await env.run(acts.integrate, failing)
     assert refused.status == "tests_failed" and origin.rev(published.branch) == before
 
-    passing = failing.model_copy(update={"test_command": "python -c 'import sys'"})
+    check = "import sys; sys.path[:0] = ['src']; import app; assert app.mul(2, 3) == app.sub(7, 1)"
+    passing = failing.model_copy(update={"test_command": f'python3 -c "{check}"'})
     merged = await env.run(acts.integrate, passing)
     assert merged.status == "merged"
     assert origin.show(published.branch, "src/app.py") == both

@@ -1,4 +1,4 @@
-"""Pure helpers of the cross-repository gate: merge order and what the forge is told.
+"""What a cross-repository change tells the forge (PR sections, the summary), and its merge order.
 
 Deterministic and I/O-free, so ``CrossRepoWorkflow`` can use them and tests can call them alone.
 """
@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from domain import graph
 from domain.cross_repo import CrossRepoStatus, CrossRepoTarget, RepoProgress
+
+# Hidden markers of the comments the parent keeps up to date (find-or-create on retries).
+SUMMARY_MARKER = "cross-repo:summary"  # the set's summary, on the trigger issue
+OUTCOME_MARKER = "cross-repo:outcome"  # why a linked issue's PR was closed
 
 
 def dependencies(targets: Sequence[CrossRepoTarget]) -> dict[str, list[str]]:
@@ -18,16 +23,7 @@ def dependencies(targets: Sequence[CrossRepoTarget]) -> dict[str, list[str]]:
 
 def merge_order(targets: Sequence[CrossRepoTarget]) -> list[str]:
     """Dependencies first; ties keep the configured order. ValueError on a cycle."""
-    deps = dependencies(targets)
-    order: list[str] = []
-    remaining = [t.name for t in targets]
-    while remaining:
-        ready = [n for n in remaining if all(d in order for d in deps[n])]
-        if not ready:
-            raise ValueError("dependency cycle among " + ", ".join(sorted(remaining)))
-        order.append(ready[0])
-        remaining.remove(ready[0])
-    return order
+    return graph.topological_order(dependencies(targets))
 
 
 def _ref(progress: RepoProgress) -> str:

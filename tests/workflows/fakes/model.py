@@ -1,0 +1,143 @@
+"""The model side of the fake world: plans, edits, reviews and conflict resolutions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import names
+from domain.change import EditSet, FileEdit
+from domain.model import (
+    DraftEditsInput,
+    DraftEditsOutput,
+    DraftPlanInput,
+    DraftPlanOutput,
+    ReviewChangeInput,
+    ReviewChangeOutput,
+)
+from domain.plan import Plan, PlanTask
+from domain.review import ReviewVerdict, RubricScore
+from domain.task import (
+    ConflictResolution,
+    ResolveConflictInput,
+    ResolveConflictOutput,
+    ResolvedFile,
+)
+from domain.usage import TokenUsage
+
+USAGE = TokenUsage(input_tokens=100, output_tokens=20, calls=1)
+# What every fake model call costs when a run is tiered: 0.4 USD, so budgets bite quickly.
+COSTED_USAGE = USAGE.model_copy(update={"cost_usd": 0.4})
+
+
+def two_task_plan() -> Plan:
+    return Plan(
+        summary="Fix the discount and pin it with a test",
+        tasks=[
+            PlanTask(
+                id="fix-discount",
+                title="Fix the discount",
+                description="Apply the discount once",
+                files=["shop/pricing.py"],
+                acceptance_criteria=["discount applied once"],
+            ),
+            PlanTask(
+                id="add-test",
+                title="Add a regression test",
+                description="Test the discount",
+                files=["tests/test_pricing.py"],
+                depends_on=["fix-discount"],
+                acceptance_criteria=["test fails before the fix"],
+            ),
+        ],
+    )
+
+
+@dataclass
+class FakeModel:
+    """Scripted model answers, each costing ``usage``; records every request."""
+
+    usage: TokenUsage = field(default_factory=lambda: USAGE)
+    review_verdicts: list[str] = field(default_factory=lambda: ["approve"])
+    invalid_plan: bool = False
+    # Plans answered in turn (the last repeats); None: two_task_plan().
+    plans: list[Plan] | None = None
+    # task id -> how many of its "task" edit requests fail permanently before one succeeds
+    failing_tasks: dict[str, int] = field(default_factory=dict)
+    edit_seconds: float = 0.0  # real time a "task" edit takes, to observe concurrency
+    plan_requests: list[DraftPlanInput] = field(default_factory=list)
+    edit_requests: list[DraftEditsInput] = field(default_factory=list)
+    conflict_requests: list[ResolveConflictInput] = field(default_factory=list)
+    reviews: int = 0
+    active_edits: int = 0
+    max_active_edits: int = 0
+
+    def model_activities(self) -> list[Callable[..., Any]]:
+        return [self.draft_plan, self.draft_edits, self.review_change, self.resolve_conflict]
+
+    @activity.defn(name=names.DRAFT_PLAN)
+    async def draft_plan(self, input: DraftPlanInput) -> DraftPlanOutput:
+        self.plan_requests.append(input)
+        if self.invalid_plan:
+            raise ApplicationError(
+                "plan: the model's answer was invalid 3 times",
+                type=names.ERR_INVALID_MODEL_OUTPUT,
+                non_retryable=True,
+            )
+        plans = self.plans or [two_task_plan()]
+        plan = plans[min(len(self.plan_requests) - 1, len(plans) - 1)]
+        return DraftPlanOutput.model_construct(plan=plan, usage=self.usage, model="fake")
+
+    @activity.defn(name=names.DRAFT_EDITS)
+    async def draft_edits(self, input: DraftEditsInput) -> DraftEditsOutput:
+        self.edit_requests.append(input)
+        if input.purpose == "task" and self.failing_tasks.get(input.task.id, 0) > 0:
+            self.failing_tasks[input.task.id] -= 1
+            raise ApplicationError(
+                f"edits for {input.task.id}: the model's answer was invalid",
+                type=names.ERR_INVALID_MODEL_OUTPUT,
+                non_retryable=True,
+            )
+        if input.purpose == "task" and self.edit_seconds:
+            self.active_edits += 1
+            self.max_active_edits = max(self.max_active_edits, self.active_edits)
+            try:
+                await asyncio.sleep(self.edit_seconds)
+            finally:
+                self.active_edits -= 1
+        edits = EditSet(
+            summary="edit",
+            commit_message=f"{input.purpose} {input.task.id}",
+            edits=[FileEdit(path=input.task.files[0], content="x = 1\n")],
+        )
+        return DraftEditsOutput(edits=edits, usage=self.usage, model="fake")
+
+    @activity.defn(name=names.REVIEW_CHANGE)
+    async def review_change(self, input: ReviewChangeInput) -> ReviewChangeOutput:
+        verdict = self.review_verdicts[min(self.reviews, len(self.review_verdicts) - 1)]
+        self.reviews += 1
+        return ReviewChangeOutput(
+            verdict=ReviewVerdict(
+                verdict=verdict,  # type: ignore[arg-type]
+                summary=f"review {self.reviews}",
+                rubric=[RubricScore(criterion="correctness", score=4)],
+                requested_changes=[] if verdict == "approve" else ["rename x"],
+            ),
+            usage=self.usage,
+            model="fake",
+        )
+
+    @activity.defn(name=names.RESOLVE_CONFLICT)
+    async def resolve_conflict(self, input: ResolveConflictInput) -> ResolveConflictOutput:
+        self.conflict_requests.append(input)
+        files = [ResolvedFile(path=p, content="x = 2\n") for p in input.conflicts]
+        return ResolveConflictOutput(
+            resolution=ConflictResolution(summary="both sides", files=files),
+            usage=self.usage,
+            model="fake",
+        )

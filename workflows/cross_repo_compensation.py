@@ -1,0 +1,108 @@
+"""Undoing a stopped cross-repository change: close PRs, delete branches, revert merges.
+
+Runs in reverse dependency order, so a dependent is undone before what it depends on. Every
+write is find-or-create on the forge, so a retried activity finds its own earlier work.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from domain import names
+from domain.cross_repo import (
+    ClosePullInput,
+    DeleteBranchInput,
+    PullVerdict,
+    PullVerdictInput,
+    RevertMergeInput,
+    RevertResult,
+)
+from domain.forge import GetRepoInput, OpenPullRequestInput, PullRequestInfo, UpsertCommentInput
+from domain.issue import RepoInfo
+from workflows import cross_repo_report as report
+from workflows.calls import Activities
+from workflows.cross_repo_publish import Publisher
+from workflows.cross_repo_set import CrossRepoSet
+
+
+class Compensation:
+    def __init__(self, activities: Activities, crs: CrossRepoSet, publisher: Publisher) -> None:
+        self._activities = activities
+        self._set = crs
+        self._publisher = publisher
+
+    async def run(self) -> None:
+        """Undo in reverse dependency order: revert merges, close PRs, delete work branches."""
+        self._set.status.phase = "compensating"
+        await self._publisher.summary()
+        why = (
+            f"The cross-repository change `{self._set.input.workflow_name}` was stopped: "
+            f"{self._set.status.failure}. This PR is closed as part of undoing the whole set."
+        )
+        for name in reversed(self._set.status.order):
+            progress = self._set.progress(name)
+            if progress.merged and progress.pr_number is not None:
+                await self._revert(name)
+            else:
+                await self._close(name, why)
+
+    async def _close(self, name: str, why: str) -> None:
+        """Close the PR (if any) with ``why``, delete the work branch, say so on the issue."""
+        progress, issue = self._set.progress(name), self._set.issues[name]
+        if progress.pr_number is not None:
+            await self._activities.run(
+                names.CLOSE_PULL,
+                ClosePullInput(pull=self._set.pull(name), comment=why),
+                PullRequestInfo,
+            )
+        await self._activities.run(
+            names.DELETE_BRANCH,
+            DeleteBranchInput(repo=self._set.targets[name].repo, branch=issue.branch),
+            bool,
+        )
+        progress.stage = "closed"
+        await self._activities.run(
+            names.UPSERT_COMMENT,
+            UpsertCommentInput(issue=issue, marker=report.OUTCOME_MARKER, body=why),
+            None,
+        )
+
+    async def _revert(self, name: str) -> None:
+        """A merged PR is undone by a revert PR of its merge commit, not by rewriting history."""
+        progress, repo_ref = self._set.progress(name), self._set.targets[name].repo
+        verdict = await self._activities.run(
+            names.PULL_VERDICT, PullVerdictInput(pull=self._set.pull(name)), PullVerdict
+        )
+        repo = await self._activities.run(names.GET_REPO, GetRepoInput(repo=repo_ref), RepoInfo)
+        if not verdict.merge_commit_sha:
+            raise ApplicationError(f"{progress.repo}#{progress.pr_number} has no merge commit")
+        branch = f"autopilot/revert-{progress.pr_number}"
+        await self._activities.run(
+            names.REVERT_MERGE,
+            RevertMergeInput(
+                repo=repo_ref,
+                clone_url=repo.clone_url,
+                base_branch=repo.default_branch,
+                merge_commit_sha=verdict.merge_commit_sha,
+                branch=branch,
+                key=f"{workflow.info().workflow_id}:revert:{name}",
+            ),
+            RevertResult,
+        )
+        opened = await self._activities.run(
+            names.OPEN_PULL_REQUEST,
+            OpenPullRequestInput(
+                repo=repo_ref,
+                head=branch,
+                base=repo.default_branch,
+                title=f"Revert #{progress.pr_number} ({self._set.input.workflow_name})",
+                body=(
+                    f"Reverts #{progress.pr_number}: the cross-repository change "
+                    f"`{self._set.input.workflow_name}` was stopped ({self._set.status.failure})."
+                ),
+            ),
+            PullRequestInfo,
+        )
+        progress.revert_pr_url = opened.html_url
+        progress.stage = "reverted"
