@@ -1,10 +1,12 @@
 """Saves the event histories of real end-to-end runs for ``tests/replay``.
 
-Only when ``AUTOPILOT_RECORD_HISTORIES=1`` is set; otherwise ``save_history`` does nothing, so
-the end-to-end tests run the same with and without it. A history is written to
-``tests/histories/<workflow type in snake case>_<case>.json``, for example ``issue_failed.json``
-for an ``IssueWorkflow``; the type is read from the history itself, so a file's name always says
-which workflow it replays.
+Only when ``AUTOPILOT_RECORD_HISTORIES=<generation>`` is set; otherwise ``save_history`` does
+nothing, so the end-to-end tests run the same with and without it. A history is written to
+``tests/histories/<generation>/<workflow type in snake case>_<case>.json``, for example
+``v2-setup-stage/issue_failed.json`` for an ``IssueWorkflow``; the type is read from the history
+itself, so a file's name always says which workflow it replays. A generation is the workflow
+code a set of histories was recorded with: a behaviour change records a new one and keeps the
+older ones, so every ``workflow.patched`` branch stays replayed (README, "Changing workflows").
 """
 
 from __future__ import annotations
@@ -25,8 +27,14 @@ HISTORY_DIR = Path(__file__).resolve().parents[1] / "histories"
 SETTLE_SECONDS = 30.0
 
 
-def recording() -> bool:
-    return os.environ.get(RECORD_ENV, "") not in ("", "0")
+def generation() -> str | None:
+    """The folder recordings go to, or None when not recording."""
+    value = os.environ.get(RECORD_ENV, "")
+    if value in ("", "0"):
+        return None
+    if not re.fullmatch(r"v\d+-[a-z0-9-]+", value):
+        raise ValueError(f"{RECORD_ENV} names a generation such as v3-what-changed, not {value!r}")
+    return value
 
 
 def type_prefix(workflow_type: str) -> str:
@@ -67,7 +75,8 @@ async def save_history(
 
     ``settle`` first waits until the run is idle, for a history taken while it still runs.
     """
-    if not recording():
+    folder = generation()
+    if folder is None:
         return None
     handle = client.get_workflow_handle(workflow_id, run_id=run_id)
     if settle:
@@ -76,7 +85,8 @@ async def save_history(
     first = history.events[0]
     assert first.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, first
     workflow_type = first.workflow_execution_started_event_attributes.workflow_type.name
-    path = HISTORY_DIR / f"{type_prefix(workflow_type)}_{case}.json"
+    path = HISTORY_DIR / folder / f"{type_prefix(workflow_type)}_{case}.json"
+    path.parent.mkdir(exist_ok=True)
     path.write_text(without_machine_paths(history.to_json()))
     return path
 

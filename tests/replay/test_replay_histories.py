@@ -1,9 +1,11 @@
 """Saved histories of real runs must replay against today's workflow code.
 
-A change that would break workflows already running in production fails here first. Every
-workflow type the worker registers has at least one recorded run, and the IssueWorkflow has one
-for each way a run can stand: done with a PR, failed, waiting at the approval gate and continued
-as new. Record them again with ``AUTOPILOT_RECORD_HISTORIES=1 python -m pytest tests/e2e`` (see
+A change that would break workflows already running in production fails here first. Histories
+live in one folder per generation of the workflow code (``tests/histories/v1-…``, ``v2-…``);
+every generation keeps replaying. In the newest one, every workflow type the worker registers has
+a recorded run, and the IssueWorkflow one for each way a run can stand: done with a PR, failed,
+waiting at the approval gate and continued as new. Record a new generation with
+``AUTOPILOT_RECORD_HISTORIES=v3-what-changed python -m pytest tests/e2e`` (see
 ``tests/e2e/histories.py``).
 """
 
@@ -22,7 +24,10 @@ from tests.e2e.histories import HISTORY_DIR, type_prefix
 from workers.main import WORKFLOWS
 from workflows.runner import WORKFLOW_RUNNER
 
-HISTORIES = sorted(HISTORY_DIR.glob("*.json"))
+GENERATIONS = sorted(p for p in HISTORY_DIR.iterdir() if p.is_dir())
+HISTORIES = sorted(HISTORY_DIR.glob("*/*.json"))
+NEWEST = GENERATIONS[-1] if GENERATIONS else HISTORY_DIR
+IDS = [f"{p.parent.name}/{p.stem}" for p in HISTORIES]
 
 # The recorded cases and the event each history ends with. A history taken while its run was
 # still waiting ends on the command of its last workflow task (the approval gate's timer).
@@ -74,24 +79,25 @@ def test_every_workflow_type_has_a_recorded_history() -> None:
         name = workflow._Definition.must_from_class(cls).name
         assert name, f"{cls.__name__} has no workflow type name"
         registered.add(name)
-    recorded = {workflow_type(load(path)) for path in HISTORIES}
+    recorded = {workflow_type(load(path)) for path in NEWEST.glob("*.json")}
     missing = sorted(registered - recorded)
-    assert not missing, f"no history in tests/histories replays {missing}"
+    assert not missing, f"no history in {NEWEST.name} replays {missing}"
 
 
 @pytest.mark.parametrize("case", REQUIRED_ISSUE_CASES)
 def test_issue_case_is_recorded(case: str) -> None:
-    path = HISTORY_DIR / f"{case}.json"
+    path = NEWEST / f"{case}.json"
     assert path.is_file(), f"{path} is missing"
     assert workflow_type(load(path)) == "IssueWorkflow"
 
 
+@pytest.mark.parametrize("generation", GENERATIONS, ids=[g.name for g in GENERATIONS])
 @pytest.mark.parametrize("case", ENDINGS)
-def test_case_is_still_recorded(case: str) -> None:
-    assert (HISTORY_DIR / f"{case}.json").is_file(), f"{case}.json was removed"
+def test_case_is_still_recorded(generation: Path, case: str) -> None:
+    assert (generation / f"{case}.json").is_file(), f"{generation.name}/{case}.json was removed"
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=IDS)
 def test_history_is_what_its_name_says(path: Path) -> None:
     history = load(path)
     assert path.stem.startswith(type_prefix(workflow_type(history)) + "_"), path.name
@@ -110,7 +116,7 @@ def test_history_is_what_its_name_says(path: Path) -> None:
         assert started.continued_execution_run_id, path.name
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=IDS)
 async def test_history_replays(path: Path) -> None:
     replayer = Replayer(
         workflows=WORKFLOWS,
