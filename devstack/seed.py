@@ -37,12 +37,22 @@ class Seeder:
             raise SeedError(f"{method} {path}: HTTP {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
 
-    async def create_repo(self, name: str, source: Path, default_branch: str = "main") -> None:
+    async def create_repo(
+        self,
+        name: str,
+        source: Path,
+        default_branch: str = "main",
+        tags: list[str] | None = None,
+    ) -> None:
+        """Create ``name`` and push ``source`` as its first commit, with ``tags`` as annotated
+        tags on that commit (a release, for versions derived from git)."""
         await self.call("POST", "/user/repos", {"name": name, "default_branch": default_branch})
         owner = (await self.call("GET", "/user"))["login"]
-        await self._push(source, f"{self.forge_url}/{owner}/{name}.git", default_branch)
+        await self._push(source, f"{self.forge_url}/{owner}/{name}.git", default_branch, tags)
 
-    async def _push(self, source: Path, clone_url: str, branch: str) -> None:
+    async def _push(
+        self, source: Path, clone_url: str, branch: str, tags: list[str] | None = None
+    ) -> None:
         basic = base64.b64encode(f"seeder:{self._token}".encode()).decode()
         env = {
             **os.environ,
@@ -61,12 +71,15 @@ class Seeder:
         with tempfile.TemporaryDirectory(prefix="autopilot-seed-") as tmp:
             work = Path(tmp) / "repo"
             shutil.copytree(source, work, ignore=shutil.ignore_patterns(".git", "__pycache__"))
-            for args in (
+            steps = [
                 ["init", "-q", f"--initial-branch={branch}"],
                 ["add", "-A"],
                 ["commit", "-q", "-m", "Initial import"],
-                ["push", "-q", clone_url, f"HEAD:refs/heads/{branch}"],
-            ):
+            ]
+            steps += [["tag", "-a", "-m", f"Release {tag}", tag] for tag in tags or []]
+            refspecs = [f"refs/tags/{tag}" for tag in tags or []]
+            steps.append(["push", "-q", clone_url, f"HEAD:refs/heads/{branch}", *refspecs])
+            for args in steps:
                 proc = await asyncio.create_subprocess_exec(
                     "git",
                     *args,

@@ -83,7 +83,7 @@ class EmbeddedStack:
 
     def env(self) -> dict[str, str]:
         """Environment for the worker and the starters: the forge token, the workspace root,
-        and this interpreter's bin directory first on PATH (the repo's tests run with it)."""
+        and this interpreter's bin directory first on PATH (the starters run with it)."""
         env = dict(os.environ)
         env[self.config.forge.token_env] = self.forge_token()
         env["AUTOPILOT__WORKSPACE__ROOT"] = str(self.state_dir / "workspaces")

@@ -47,6 +47,12 @@ def forge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningForge]:
 
 
 @pytest.fixture(scope="session")
+def environments(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One environment cache for the whole session, never the repository's own .autopilot/."""
+    return tmp_path_factory.mktemp("environments")
+
+
+@pytest.fixture(scope="session")
 def model_url() -> Iterator[str]:
     with running_model_server(DEMO_SCENARIO) as url:
         yield url
@@ -76,6 +82,7 @@ async def stack(
     temporal: WorkflowEnvironment,
     forge: RunningForge,
     model_url: str,
+    environments: Path,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Stack]:
@@ -93,6 +100,7 @@ async def stack(
         "AUTOPILOT__FORGE__URL": forge.base_url,
         "AUTOPILOT__MODEL__BASE_URL": model_url,
         "AUTOPILOT__WORKSPACE__ROOT": str(tmp_path / "workspaces"),
+        "AUTOPILOT__WORKSPACE__ENVIRONMENTS": str(environments),
     }
     config = load_config(env=env)
     seeder = Seeder(forge.base_url, forge.token)

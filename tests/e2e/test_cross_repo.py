@@ -135,6 +135,8 @@ async def make_stack(
         "AUTOPILOT__FORGE__URL": forge.base_url,
         "AUTOPILOT__MODEL__BASE_URL": model_url,
         "AUTOPILOT__WORKSPACE__ROOT": str(tmp_path / "workspaces"),
+        # Outside the repository's own .autopilot/, and gone with the test.
+        "AUTOPILOT__WORKSPACE__ENVIRONMENTS": str(tmp_path / "environments"),
         "AUTOPILOT__RUN__AUTO_APPROVE": "true",
         "AUTOPILOT__RUN__MAX_VERIFY_ATTEMPTS": "1",
     }

@@ -27,7 +27,11 @@ async def test_every_registered_activity_has_call_options_and_no_option_is_stale
     tmp_path: Path,
 ) -> None:
     config = load_config(
-        env={"AUTOPILOT_FORGE_TOKEN": "t", "AUTOPILOT__WORKSPACE__ROOT": str(tmp_path)}
+        env={
+            "AUTOPILOT_FORGE_TOKEN": "t",
+            "AUTOPILOT__WORKSPACE__ROOT": str(tmp_path / "workspaces"),
+            "AUTOPILOT__WORKSPACE__ENVIRONMENTS": str(tmp_path / "environments"),
+        }
     )
     async with autopilot_activities(config, client=None) as activities:  # type: ignore[arg-type]
         registered = {fn.__temporal_activity_definition.name for fn in activities}  # type: ignore[attr-defined]
