@@ -31,11 +31,13 @@ from domain import graph, names
 from domain.budget import BudgetLimits, ModelRunSettings
 from domain.run import RepoSettings, RunSettings
 from domain.tiers import (
+    DEFAULT_MAX_OUTPUT_TOKENS,
     TIERS,
     ModelRouting,
     ModelStage,
     Tier,
     TierModel,
+    TokenLimitField,
     single_model_routing,
 )
 from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, EnvironmentSpec
@@ -124,6 +126,7 @@ class ProviderConfig(_Section):
     base_url: HttpUrlStr
     api_key_env: EnvName | None = None
     timeout_seconds: float = Field(default=120, gt=0)
+    token_limit_field: TokenLimitField = "max_tokens"
 
 
 class TierConfig(TierModel):
@@ -140,6 +143,8 @@ class ModelSettings(_Section):
     api_key_env: EnvName = "AUTOPILOT_MODEL_API_KEY"
     max_reasks: int = Field(default=2, ge=0, le=5)
     timeout_seconds: float = Field(default=120, gt=0)
+    token_limit_field: TokenLimitField = "max_tokens"
+    max_output_tokens: int = Field(default=DEFAULT_MAX_OUTPUT_TOKENS, gt=0)
     # Tiers, failover and caching (domain.tiers); see config/README.md.
     providers: dict[RepoKey, ProviderConfig] = Field(default_factory=dict)
     tiers: dict[Tier, TierConfig] = Field(default_factory=dict)
@@ -176,6 +181,7 @@ class ModelSettings(_Section):
                 base_url=self.base_url,
                 api_key_env=self.api_key_env,
                 timeout_seconds=self.timeout_seconds,
+                token_limit_field=self.token_limit_field,
             )
         return self.providers[name]
 
@@ -187,7 +193,7 @@ class ModelSettings(_Section):
         base = (
             ModelRouting(tiers={t: TierModel(**s.model_dump()) for t, s in self.tiers.items()})
             if self.tiers
-            else single_model_routing(DEFAULT_PROVIDER, self.model)
+            else single_model_routing(DEFAULT_PROVIDER, self.model, self.max_output_tokens)
         )
         return base.model_copy(
             update={"stage_tiers": dict(self.stage_tiers), "overrides": dict(overrides or {})}

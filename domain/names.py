@@ -42,6 +42,7 @@ DRAFT_PLAN = "model.draft_plan"
 DRAFT_EDITS = "model.draft_edits"
 REVIEW_CHANGE = "model.review_change"
 RESOLVE_CONFLICT = "model.resolve_conflict"
+AGENT_TURN = "model.agent_turn"
 BUDGET_RESERVE = "budget.reserve"
 BUDGET_SETTLE = "budget.settle"
 
@@ -54,6 +55,8 @@ DIFF_SUMMARY = "workspace.diff_summary"
 ENSURE_BRANCH = "workspace.ensure_branch"
 INTEGRATE = "workspace.integrate"
 REVERT_MERGE = "workspace.revert_merge"
+RUN_TOOLS = "workspace.run_tools"
+REPO_MAP = "workspace.repo_map"
 PREPARE_ENVIRONMENT = "workspace.prepare_environment"
 
 # Search attributes the Web UI filters runs by (registered by the dev stack).

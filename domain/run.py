@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from domain.agent import AgentLimits, AgentSummary
 from domain.budget import GatewayState, ModelGatewayStatus, ModelRunSettings
 from domain.change import TestRun
 from domain.issue import IssueInfo, IssueRef
@@ -57,6 +58,9 @@ class RunSettings(BaseModel):
     )
     task_test_attempts: int = Field(
         default=0, ge=0, description="Test runs on each task's branch (0: only the issue's)"
+    )
+    implement: AgentLimits = Field(
+        default_factory=AgentLimits, description="The implementer's loop: turns and tool limits"
     )
     max_loop_rounds_per_run: int = Field(
         default=20,
@@ -121,6 +125,9 @@ class IssueStatus(BaseModel):
     error: str | None = None
     environment: EnvironmentRef | None = Field(
         default=None, description="Where the tests run, from setup (None: built by each test run)"
+    )
+    loops: dict[str, AgentSummary] = Field(
+        default_factory=dict, description="The implementer's loops: 'task <id>', 'fix 2', ..."
     )
     model: ModelGatewayStatus | None = Field(
         default=None, description="Cost per stage and task, failovers, a budget pause"

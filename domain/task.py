@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from domain.budget import ModelGatewayStatus, ModelRunSettings
+from domain.agent import AgentLimits, AgentPurpose, AgentState, AgentSummary
+from domain.budget import GatewayState, ModelGatewayStatus, ModelRunSettings
 from domain.change import TestRun
 from domain.issue import IssueInfo
 from domain.plan import Plan, PlanTask
@@ -46,6 +47,28 @@ class TaskWorkflowInput(BaseModel):
     environment: EnvironmentRef | None = Field(
         default=None, description="Where the tests run (None: built by the test run)"
     )
+    limits: AgentLimits = Field(default_factory=AgentLimits)
+    candidate: int = Field(default=0, ge=0, description="Which of several tries this is (0: one)")
+    repo_map: str = Field(default="", description="The repository's map, from planning")
+    carried: TaskCarried | None = Field(
+        default=None, description="Set by continue-as-new: the loop resumes at its turn"
+    )
+
+
+class TaskCarried(BaseModel):
+    """A task's state when it continues as new in the middle of a loop."""
+
+    purpose: AgentPurpose
+    feedback: str = ""
+    state: AgentState
+    loops: list[AgentSummary] = Field(default_factory=list)
+    commits: list[str] = Field(default_factory=list)
+    files: list[str] = Field(default_factory=list)
+    fixes: int = 0
+    test_outputs: list[str] = Field(default_factory=list)
+    usage: TokenUsage = Field(default_factory=TokenUsage)
+    gateway: GatewayState | None = None
+    calls: int = 0
 
 
 class TaskResult(BaseModel):
@@ -57,6 +80,7 @@ class TaskResult(BaseModel):
     usage: TokenUsage = Field(default_factory=TokenUsage)
     test_run: TestRun | None = None
     model: ModelGatewayStatus | None = None
+    loops: list[AgentSummary] = Field(default_factory=list, description="The task, then fixes")
 
 
 class TaskProgress(BaseModel):
@@ -145,3 +169,7 @@ class ResolveConflictOutput(BaseModel):
     provider: str = Field(default="", description="Configured provider name that answered")
     tier: Tier | None = None
     cached: bool = Field(default=False, description="Served from the answer cache, not paid")
+
+
+# ``TaskWorkflowInput`` names ``TaskCarried``, defined after it.
+TaskWorkflowInput.model_rebuild()

@@ -19,7 +19,8 @@ ProviderRole = Literal["primary", "backup"]
 # The stages that call a model; "edits" and "fix" are chosen per task unless overridden.
 ModelStage = Literal["plan", "edits", "fix", "review"]
 
-# ApplicationError type raised while a provider's circuit breaker is open.
+# How an OpenAI-compatible request names its output limit (newer OpenAI models reject the first).
+TokenLimitField = Literal["max_tokens", "max_completion_tokens"]
 
 TOKENS_PER_MILLION = 1_000_000
 CHARS_PER_TOKEN = 4  # a rough, deliberately generous conversion for estimates
@@ -49,6 +50,10 @@ REVIEW_OUTPUT_TOKENS = 600
 # Planning needs judgement, a review against a rubric less; edits are assessed per task.
 DEFAULT_STAGE_TIERS: dict[str, Tier] = {"plan": "balanced", "review": "fast"}
 
+# The most one answer may hold (the request's max_tokens), unless a tier sets its own.
+DEFAULT_MAX_OUTPUT_TOKENS = 4096
+DEFAULT_TIER_OUTPUT_TOKENS: dict[Tier, int] = {"fast": 4096, "balanced": 8192, "advanced": 8192}
+
 
 class TierModel(BaseModel):
     """One tier: who answers, what a million tokens cost, and who stands in when it is down."""
@@ -59,6 +64,15 @@ class TierModel(BaseModel):
     output_usd_per_mtok: float = Field(default=0.0, ge=0)
     backup_provider: str | None = None
     backup_model: str | None = None
+    max_output_tokens: int | None = Field(
+        default=None, gt=0, description="Longest answer (max_tokens); None: the tier's default"
+    )
+
+    def output_limit(self, tier: Tier | None) -> int:
+        """The answer limit of a call at ``tier`` (None: the untiered default model)."""
+        if self.max_output_tokens is not None:
+            return self.max_output_tokens
+        return DEFAULT_TIER_OUTPUT_TOKENS[tier] if tier else DEFAULT_MAX_OUTPUT_TOKENS
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return round(
@@ -94,6 +108,9 @@ class ModelRouting(BaseModel):
 
     def model_for(self, tier: Tier) -> TierModel:
         return self.tiers[tier]
+
+    def output_limit(self, tier: Tier) -> int:
+        return self.tiers[tier].output_limit(tier)
 
 
 def assess_complexity(task: PlanTask) -> Tier:
@@ -210,7 +227,9 @@ def estimate_plan_cost(plan: Plan, routing: ModelRouting) -> CostEstimate:
     )
 
 
-def single_model_routing(provider: str, model: str) -> ModelRouting:
+def single_model_routing(
+    provider: str, model: str, max_output_tokens: int | None = None
+) -> ModelRouting:
     """Every tier on one unpriced model: the routing of a configuration without tiers."""
-    spec = TierModel(provider=provider, model=model)
+    spec = TierModel(provider=provider, model=model, max_output_tokens=max_output_tokens)
     return ModelRouting(tiers={tier: spec for tier in TIERS})

@@ -36,6 +36,7 @@ from workflows.calls import Activities
 from workflows.dag import DagScheduler, effort_weight
 from workflows.errors import RunCancelled, permanent_message
 from workflows.escalation import Escalation
+from workflows.issue_changes import IssueChanges
 from workflows.model_gateway import ModelGateway
 from workflows.progress import Progress
 
@@ -57,6 +58,7 @@ class TaskHost(Protocol):
     calls: Activities
     gateway: ModelGateway
     escalation: Escalation
+    changes: IssueChanges
 
     @property
     def environment(self) -> EnvironmentRef | None: ...
@@ -145,11 +147,13 @@ class TaskRunner:
                 workspace=workspace,
                 attempt=self._status.tasks[task.id].attempts,
                 guidance=self._guidance.get(task.id, ""),
-                test_command=repo.test_command if self._settings.task_test_attempts else None,
+                test_command=repo.test_command,
                 test_timeout_seconds=repo.test_timeout_seconds,
                 max_test_attempts=self._settings.task_test_attempts,
                 model=host.gateway.settings_for_task(allowance),
                 environment=host.environment,
+                limits=self._settings.implement,
+                repo_map=host.changes.repo_map,
             ),
             id=child_id,
             result_type=TaskResult,
@@ -169,6 +173,9 @@ class TaskRunner:
             return
         gateway.task_finished(task_id, allowance, result.model)
         self._host.progress.add_usage(result.usage)
+        for number, loop in enumerate(result.loops):
+            name = f"task {task_id}" + (f" {loop.purpose} {number}" if number else "")
+            self._status.loops[name] = loop
         problem = await self._integrate(self._tasks[task_id], result)
         if problem:
             self._fail(task_id, problem)

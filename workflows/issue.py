@@ -17,7 +17,6 @@ from domain import names
 from domain.budget import BudgetPause, BudgetRaise
 from domain.change import TestRun
 from domain.forge import OpenPullRequestInput, PullRequestInfo
-from domain.model import EditPurpose
 from domain.plan import Plan
 from domain.review import GateResult, ReviewVerdict
 from domain.run import (
@@ -31,15 +30,16 @@ from domain.run import (
 from domain.task import CancelRequest, SkipTaskRequest
 from domain.workspace import EnvironmentRef, RunTestsInput
 from workflows import carry, options, render
+from workflows.agent import AGENT_LOOP
 from workflows.approval import ApprovalGate
 from workflows.calls import Activities
-from workflows.change import ChangeRequest, IssueWork, make_change
 from workflows.errors import RunCancelled, StageFailed, permanent_message
 from workflows.escalation import Escalation
 from workflows.implement import TaskRunner
 from workflows.intake import Intake, read_issue
+from workflows.issue_changes import IssueChanges
 from workflows.model_gateway import ModelGateway
-from workflows.planning import draft_plan
+from workflows.planning import PlanContext, draft_plan, explore
 from workflows.progress import Progress
 from workflows.resolution import fix_feedback, no_progress, review_feedback
 from workflows.review import review_round
@@ -59,8 +59,7 @@ class IssueWorkflow:
         self._run: carry.RunContext | None = None
         self._loop = LoopState()
         self.escalation = Escalation(self.progress)
-        self._touched: list[str] = []
-        self._changes = 0
+        self.changes = IssueChanges(input, self.calls, self.gateway, self.progress)
         # Verify and review rounds in this run of the workflow (not carried: a fresh history).
         self._rounds = 0
         if input.carried is not None:
@@ -122,11 +121,20 @@ class IssueWorkflow:
         """Plan, ask, and re-plan with the feedback of each rejection; None when it expired."""
         feedback: list[str] = []
         status = self.progress.status
+        self.changes.with_tools = workflow.patched(AGENT_LOOP)
+        context = PlanContext()
         while True:
             if status.plan_version >= self.input.settings.max_plan_attempts:
                 raise StageFailed("plan", f"{status.plan_version} plans were rejected; giving up")
             async with self.progress.stage("plan"):
-                plan = await draft_plan(self.gateway, self.progress, self.input, intake, feedback)
+                if self.changes.with_tools and not context.repo_map:
+                    context = await explore(
+                        self.calls, self.gateway, self.progress, self.input, intake
+                    )
+                    self.changes.repo_map = context.repo_map
+                plan = await draft_plan(
+                    self.gateway, self.progress, self.input, intake, feedback, context
+                )
             if plan is None:
                 continue
             async with self.progress.stage("approval"):
@@ -172,7 +180,9 @@ class IssueWorkflow:
                     resume = await self.escalation.ask(reason, test_run.output_tail)
                     loop.verify_runs_since_human, loop.verify_outputs = 0, []
                     loop.guidance = resume.guidance if resume else ""
-                await self._change("fix", fix_feedback(test_run.output_tail, loop.guidance))
+                await self.changes.make(
+                    self._context(), "fix", fix_feedback(test_run.output_tail, loop.guidance)
+                )
 
     async def _review(
         self, test_run: TestRun, resumed: bool
@@ -200,7 +210,7 @@ class IssueWorkflow:
                 loop.review_rounds_since_human = 0
                 continue
             async with self.progress.stage("implement"):
-                await self._change("review", feedback)
+                await self.changes.make(self._context(), "review", feedback)
             test_run = await self._verify()
 
     async def _pull_request(
@@ -227,28 +237,6 @@ class IssueWorkflow:
 
     # ----- building blocks -------------------------------------------------------------------
 
-    async def _change(self, purpose: EditPurpose, feedback: str) -> None:
-        """Fix or answer a review on the issue branch, through the plan's last task."""
-        run = self._context()
-        self.progress.bump(purpose)
-        task = run.plan.in_dependency_order()[-1]
-        self._changes += 1
-        commit = await make_change(
-            self.calls,
-            self.gateway,
-            ChangeRequest(
-                work=IssueWork(run.issue, run.plan, task, run.workspace),
-                purpose=purpose,
-                feedback=feedback,
-                scope=[*task.files, *self._touched],
-                # Unique per workflow and change, stable across retries; the first run's id,
-                # because continue-as-new changes the run id but not the count.
-                change_id=f"{workflow.info().first_execution_run_id[:8]}:{self._changes}:{purpose}",
-            ),
-            self.progress.add_usage,
-        )
-        self.touch(commit.files)
-
     async def _run_tests(self) -> TestRun:
         self.progress.bump("verify")
         repo = self.input.repo_settings
@@ -273,7 +261,7 @@ class IssueWorkflow:
         return self.progress.status.environment
 
     def touch(self, paths: list[str]) -> None:
-        self._touched.extend(p for p in dict.fromkeys(paths) if p not in self._touched)
+        self.changes.touch(paths)
 
     def _context(self) -> carry.RunContext:
         assert self._run is not None, "the run context is set once the plan is approved"
@@ -298,6 +286,7 @@ class IssueWorkflow:
         """A continued run: pick the verify or review loop up where the last run left it."""
         carried = self.input.carried
         assert carried is not None
+        self.changes.with_tools = workflow.patched(AGENT_LOOP)
         stage = self.progress.status.stage
         workflow.upsert_search_attributes([names.SA_STAGE.value_set(stage)])
         workflow.set_current_details(f"Stage: {stage} (continued)")
@@ -320,7 +309,9 @@ class IssueWorkflow:
         self._loop.resume_at = at
         carried = carry.snapshot(
             self._context(),
-            carry.Counters(self._touched, self._changes, self.escalation.count, self.calls.count),
+            carry.Counters(
+                self.changes.touched, self.changes.count, self.escalation.count, self.calls.count
+            ),
             self.progress.status,
             self._loop,
             self.gateway.snapshot() if self.input.model is not None else None,
@@ -334,8 +325,8 @@ class IssueWorkflow:
         self.progress.status = carried.status.model_copy(deep=True)
         self._run = carry.RunContext(carried.issue, carried.workspace, carried.plan)
         self._loop = carried.loop.model_copy(deep=True)
-        self._touched = list(carried.touched)
-        self._changes = carried.changes
+        self.changes.touched = list(carried.touched)
+        self.changes.count = carried.changes
         self.escalation.count = carried.escalations
         self.calls.count = carried.calls
         self.escalation.cancel_request = carried.cancel

@@ -42,6 +42,7 @@ from workflows import options
 # Causes that move a call to the backup provider: the primary is down, not the request bad.
 FAILOVER_ERRORS = frozenset({names.ERR_PROVIDER_UNAVAILABLE, names.ERR_MODEL_UNAVAILABLE})
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
+UNTIERED_OUTPUT_CAP = 32_768
 # The default of ``ModelRunSettings.global_recheck_seconds``.
 GLOBAL_RECHECK = timedelta(seconds=DEFAULT_GLOBAL_RECHECK_SECONDS)
 
@@ -140,6 +141,14 @@ class ModelGateway:
                     type(None),
                     options.LEDGER,
                 )
+
+    def max_output_tokens(self, stage: str, task: PlanTask | None = None) -> int:
+        """The output limit of the tier this call goes to; untiered, the activity applies the
+        configured model's own limit under this cap."""
+        if self._settings is None:
+            return UNTIERED_OUTPUT_CAP
+        routing = self._settings.routing
+        return routing.output_limit(routing.tier_for(stage, task))
 
     # ----- child tasks -----------------------------------------------------------------------
 

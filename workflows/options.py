@@ -148,6 +148,9 @@ TASK_TEST_RUN = _test_run(heartbeat_seconds=10, first_retry_seconds=1)
 # Building a repository's environment: ``with_budget`` sets start-to-close from its setup
 # timeout. A failing setup command is a result, not an error; errors are git or the sandbox.
 SETUP = _test_run(heartbeat_seconds=30, first_retry_seconds=2)
+# One turn's tool calls: edits, searches and commands in the sandbox (``with_budget`` adds the
+# run tool's timeout, and an environment build it may need first).
+TOOLS = _test_run(heartbeat_seconds=30, first_retry_seconds=1)
 # Integrating a conflict resolution runs the tests inside the call: test budget, git retries.
 INTEGRATE = CallOptions(
     start_to_close=TEST_RUN_SLACK, heartbeat=TEST_RUN.heartbeat, retry=GIT.retry
@@ -171,6 +174,7 @@ TABLE: dict[str, CallOptions] = {
     names.DRAFT_EDITS: MODEL,
     names.REVIEW_CHANGE: MODEL,
     names.RESOLVE_CONFLICT: MODEL,
+    names.AGENT_TURN: MODEL,
     names.BUDGET_RESERVE: LEDGER,
     names.BUDGET_SETTLE: LEDGER,
     names.PREPARE_WORKSPACE: GIT,
@@ -179,6 +183,8 @@ TABLE: dict[str, CallOptions] = {
     names.DIFF_SUMMARY: GIT,
     names.ENSURE_BRANCH: GIT,
     names.REVERT_MERGE: GIT,
+    names.REPO_MAP: GIT,
+    names.RUN_TOOLS: TOOLS,
     names.RUN_TESTS: TEST_RUN,
     names.PREPARE_ENVIRONMENT: SETUP,
     names.INTEGRATE: INTEGRATE,

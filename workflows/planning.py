@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from temporalio import workflow
 
 from domain import names
+from domain.agent import READ_ONLY_TOOLS, AgentBrief, AgentSummary, RepoMap, RepoMapInput
 from domain.model import DraftPlanInput, DraftPlanOutput
 from domain.plan import LENIENT_GRAPH, Plan
 from domain.run import IssueWorkflowInput
 from domain.tiers import estimate_plan_cost
 from workflows import render
+from workflows.agent import AgentLoop, Loop
+from workflows.calls import Activities
 from workflows.dag import validate_dag
 from workflows.intake import Intake
 from workflows.model_gateway import ModelGateway
@@ -18,12 +23,58 @@ from workflows.progress import Progress
 MAX_REPO_FILES_IN_PROMPT = 500
 
 
+@dataclass(frozen=True)
+class PlanContext:
+    """What the planner knows beyond the issue: the repository's map, and what it looked up."""
+
+    repo_map: str = ""
+    notes: str = ""
+
+
+async def explore(
+    calls: Activities,
+    gateway: ModelGateway,
+    progress: Progress,
+    input: IssueWorkflowInput,
+    intake: Intake,
+) -> PlanContext:
+    """The repository's map, then a few read-only turns (view, search) to locate the problem."""
+    repo_map = await calls.run(names.REPO_MAP, RepoMapInput(workspace=intake.workspace), RepoMap)
+    limits = input.settings.implement
+    if limits.plan_turns == 0:
+        return PlanContext(repo_map=repo_map.text)
+    agent = AgentLoop(
+        calls,
+        gateway,
+        progress.add_usage,
+        Loop(
+            brief=AgentBrief(
+                purpose="plan",
+                issue=intake.issue,
+                repo_map=repo_map.text,
+                test_command=input.repo_settings.test_command,
+            ),
+            workspace=intake.workspace,
+            environment=progress.status.environment,
+            tools=READ_ONLY_TOOLS,
+            task=None,
+            stage="plan",
+            change_prefix=f"{workflow.info().first_execution_run_id[:8]}:explore",
+            limits=limits.model_copy(update={"max_turns": limits.plan_turns}),
+        ),
+    )
+    state = await agent.run()
+    progress.status.loops["plan"] = AgentSummary.of("plan", state)
+    return PlanContext(repo_map=repo_map.text, notes=state.summary)
+
+
 async def draft_plan(
     gateway: ModelGateway,
     progress: Progress,
     input: IssueWorkflowInput,
     intake: Intake,
     feedback: list[str],
+    context: PlanContext,
 ) -> Plan | None:
     """A plan posted for approval, or None after adding its graph's problems to feedback."""
     raw = await gateway.call(
@@ -31,6 +82,8 @@ async def draft_plan(
         DraftPlanInput(
             issue=intake.issue,
             repo_files=intake.files[:MAX_REPO_FILES_IN_PROMPT],
+            repo_map=context.repo_map,
+            notes=context.notes,
             feedback=feedback,
         ),
         dict,  # type: ignore[type-var]

@@ -208,9 +208,32 @@ def pull_request_body(
             gates_markdown(gates),
             "",
             rubric_table,
+            *loops_markdown(status),
             "## Model usage",
             usage_markdown(status),
             "",
             f"_Opened by Autopilot, run `{issue.workflow_id}`._",
         ]
     )
+
+
+def loops_markdown(status: IssueStatus) -> list[str]:
+    """How the change was made: each loop's turns, tool calls and summary, steps folded."""
+    if not status.loops:
+        return []
+    lines = [
+        "## How it was done",
+        "",
+        "| loop | turns | tool calls | summary |",
+        "|---|---|---|---|",
+    ]
+    for name, loop in status.loops.items():
+        summary = loop.summary or ("finished" if loop.finished else "stopped at its limit")
+        summary = summary.replace("\n", " ").replace("|", "\\|")[:200]
+        lines.append(f"| {name} | {loop.turns} | {loop.tool_calls} | {summary} |")
+    lines += ["", "<details><summary>Tool calls</summary>", ""]
+    for name, loop in status.loops.items():
+        steps = ", ".join(f"`{s.summary}`" + ("" if s.ok else " ✗") for s in loop.steps)
+        more = loop.tool_calls - len(loop.steps)
+        lines.append(f"- **{name}**: {steps}" + (f" … and {more} more" if more > 0 else ""))
+    return [*lines, "", "</details>", ""]

@@ -1,8 +1,10 @@
-"""The model activities: draft a plan, draft edits, review a change, resolve a conflict.
+"""The model activities: draft a plan, draft edits, review a change, resolve a conflict, and
+one turn of the implementer's conversation.
 
-Each is one structured question with bounded re-asks, sent to the provider of the input's
-tier and role (primary or backup), priced at that tier's prices, counted in the metrics,
-and answered from the cache when the identical question was answered before.
+Each is sent to the provider of the input's tier and role (primary or backup), limited to
+that tier's output tokens, priced at its prices, counted in the metrics, and answered from the
+cache when the identical question was answered before. The structured ones are one question
+with bounded re-asks; an agent turn is one call, whose stop reason the workflow reacts to.
 """
 
 from __future__ import annotations
@@ -14,6 +16,13 @@ from pydantic import BaseModel
 from temporalio import activity
 
 from activities.model import prompts
+from activities.model.agent_turn import (
+    TURN_ANSWER_TYPE,
+    CachedTurn,
+    agent_request,
+    converse,
+    turn_of,
+)
 from activities.model.cache import AnswerCache, CachedAnswer, cache_key
 from activities.model.conflicts import (
     CONFLICT_RESOLUTION_SCHEMA,
@@ -22,9 +31,10 @@ from activities.model.conflicts import (
 )
 from activities.model.metrics import ModelMetrics
 from activities.model.provider import ModelProvider, StructuredRequest
-from activities.model.routing import ModelRouter
+from activities.model.routing import ModelRouter, Route
 from activities.model.structured import AnswerCheck, ask_structured
 from domain import names
+from domain.agent import AgentTurnInput, AgentTurnOutput
 from domain.change import EditSet
 from domain.issue import repo_of_workflow_id
 from domain.model import (
@@ -172,6 +182,34 @@ class ModelActivities:
             cached=got.cached,
         )
 
+    @activity.defn(name=names.AGENT_TURN)
+    async def agent_turn(self, input: AgentTurnInput) -> AgentTurnOutput:
+        route = self._router.route(input.tier, input.provider_role)
+        request = agent_request(input, route.price.output_limit(input.tier))
+        turn_number = 1 + sum(m.role == "assistant" for m in input.messages)
+        stage = f"agent turn {turn_number} ({input.brief.purpose})"
+        key = cache_key(route.provider_name, route.model, request, TURN_ANSWER_TYPE)
+        hit = self._cache.get(key)
+        if hit is not None:
+            _log(stage, "cache", hit.model, route.provider_name)
+            turn = CachedTurn.model_validate_json(hit.answer_json)
+            usage, model = TokenUsage(calls=1, cached_calls=1), hit.model
+        else:
+            answer = await converse(route.provider, route.provider_name, request)
+            turn = turn_of(answer, request.max_output_tokens)
+            usage, model = self._record(input.tier, route, answer.model, answer.usage), answer.model
+            self._cache.put(key, CachedAnswer(turn.model_dump_json(), model))
+            _log(stage, f"1 call, {answer.stop_reason}", model, route.provider_name)
+        return AgentTurnOutput(
+            message=turn.message,
+            stop_reason=turn.stop_reason,
+            usage=usage,
+            model=model,
+            provider=route.provider_name,
+            tier=input.tier,
+            cached=hit is not None,
+        )
+
     async def _ask(
         self,
         tier: Tier | None,
@@ -182,6 +220,7 @@ class ModelActivities:
         check: AnswerCheck[A] | None = None,
     ) -> Answered[A]:
         route = self._router.route(tier, role)
+        request = request.model_copy(update={"max_output_tokens": route.price.output_limit(tier)})
         key = cache_key(route.provider_name, route.model, request, answer_type.__name__)
         hit = self._cache.get(key)
         if hit is not None:
@@ -196,15 +235,20 @@ class ModelActivities:
         result = await ask_structured(
             route.provider, request, answer_type, self._max_reasks, stage=stage, check=check
         )
-        usage = route.price.priced(result.usage)
-        workflow_id = activity.info().workflow_id if activity.in_activity() else None
-        repo = repo_of_workflow_id(workflow_id) if workflow_id else None
-        self._metrics.record(
-            tier or "default", route.provider_name, result.model, usage, repo=repo or "-"
-        )
+        usage = self._record(tier, route, result.model, result.usage)
         self._cache.put(key, CachedAnswer(result.answer.model_dump_json(), result.model))
         _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name)
         return Answered(result.answer, usage, result.model, route.provider_name, cached=False)
+
+    def _record(self, tier: Tier | None, route: Route, model: str, usage: TokenUsage) -> TokenUsage:
+        """Price ``usage`` at the route's tier and count it in the metrics; the priced usage."""
+        priced = route.price.priced(usage)
+        workflow_id = activity.info().workflow_id if activity.in_activity() else None
+        repo = repo_of_workflow_id(workflow_id) if workflow_id else None
+        self._metrics.record(
+            tier or "default", route.provider_name, model, priced, repo=repo or "-"
+        )
+        return priced
 
 
 def check_edit_set(edits: EditSet) -> list[str]:

@@ -1,4 +1,4 @@
-"""A provider for the Anthropic Messages API: structured output through a forced tool."""
+"""A provider for the Anthropic Messages API: structured answers (a forced tool), agent turns."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from activities.model.anthropic_tools import parse_turn, tool_body
 from activities.model.provider import (
     FINISH_LENGTH,
     FINISH_REFUSAL,
     ProviderAnswer,
     StructuredRequest,
+    ToolAnswer,
+    ToolRequest,
 )
 from activities.model.wire import Endpoint
 from domain.usage import TokenUsage
@@ -25,7 +28,11 @@ _CONTEXT_EXCEEDED = "model_context_window_exceeded"
 
 
 class AnthropicProvider:
-    """Asks ``POST {base_url}/v1/messages`` and reads the forced tool's ``input`` as the answer."""
+    """Asks ``POST {base_url}/v1/messages``.
+
+    A structured answer is the forced tool's ``input``; an agent turn offers the loop's tools
+    and answers the text and ``tool_use`` blocks the model gave.
+    """
 
     def __init__(
         self,
@@ -54,12 +61,22 @@ class AnthropicProvider:
             self._http = None
 
     async def complete(self, request: StructuredRequest) -> ProviderAnswer:
+        return self._parse(await self._post(self._body(request)), request.schema_name)
+
+    async def converse(self, request: ToolRequest) -> ToolAnswer:
+        data = self._reply(await self._post(tool_body(self._model, request)))
+        try:
+            return parse_turn(data, self._model)
+        except (KeyError, TypeError, AttributeError):
+            raise self._endpoint.unavailable("response is not a Messages API reply") from None
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
         headers = {"content-type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
         if self._api_key:
             headers["x-api-key"] = self._api_key
         try:
             response = await self._client().post(
-                self._url, json=self._body(request), headers=headers, timeout=self._timeout
+                self._url, json=body, headers=headers, timeout=self._timeout
             )
         except httpx.TimeoutException as err:
             raise self._endpoint.unavailable(f"timed out ({type(err).__name__})") from None
@@ -67,7 +84,20 @@ class AnthropicProvider:
             raise self._endpoint.unavailable(f"connection failed ({type(err).__name__})") from None
         if response.status_code >= 300:
             raise self._endpoint.status_error(response)
-        return self._parse(response, request.schema_name)
+        return response
+
+    def _reply(self, response: httpx.Response) -> dict[str, Any]:
+        """The reply's JSON object; the same request can never fit a too-small context."""
+        try:
+            data = response.json()
+        except ValueError:
+            raise self._endpoint.unavailable("response is not a Messages API reply") from None
+        if not isinstance(data, dict):
+            raise self._endpoint.unavailable("response is not a Messages API reply")
+        if data.get("stop_reason") == _CONTEXT_EXCEEDED:
+            # A re-ask would only be longer.
+            raise self._endpoint.rejected("the prompt exceeds the model's context window")
+        return data
 
     def _body(self, request: StructuredRequest) -> dict[str, Any]:
         # Anthropic takes the system prompt apart from the turns, and wants turns to alternate.
@@ -103,18 +133,14 @@ class AnthropicProvider:
         return self._http
 
     def _parse(self, response: httpx.Response, tool_name: str) -> ProviderAnswer:
-        try:
-            data = response.json()
-            blocks = data["content"]
-            if not isinstance(blocks, list):
-                raise TypeError("content is not a list")
-        except (ValueError, KeyError, TypeError):
-            raise self._endpoint.unavailable("response is not a Messages API reply") from None
+        data = self._reply(response)
+        blocks = data.get("content")
+        if not isinstance(blocks, list):
+            raise self._endpoint.unavailable("response is not a Messages API reply")
         stop_reason = data.get("stop_reason")
-        if stop_reason == _CONTEXT_EXCEEDED:
-            # The same request can never fit; a re-ask would only be longer.
-            raise self._endpoint.rejected("the prompt exceeds the model's context window")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        usage = data.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
         return ProviderAnswer(
             content=_answer_text(blocks, tool_name),
             usage=TokenUsage(

@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
 
 from temporalio.exceptions import ApplicationError
 
-from activities.model.provider import ModelProvider, ProviderAnswer, StructuredRequest
-from domain.names import ERR_MODEL_UNAVAILABLE, ERR_PROVIDER_UNAVAILABLE
+from activities.model.provider import (
+    ModelProvider,
+    ProviderAnswer,
+    StructuredRequest,
+    ToolAnswer,
+    ToolProvider,
+    ToolRequest,
+)
+from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE, ERR_PROVIDER_UNAVAILABLE
+
+A = TypeVar("A")
 
 BreakerState = Literal["closed", "open", "half_open"]
 DEFAULT_FAILURE_THRESHOLD = 5
@@ -96,9 +105,18 @@ class BreakerProvider:
         self.breaker = breaker
 
     async def complete(self, request: StructuredRequest) -> ProviderAnswer:
+        return await self._guarded(lambda: self.inner.complete(request))
+
+    async def converse(self, request: ToolRequest) -> ToolAnswer:
+        inner = self.inner
+        if not isinstance(inner, ToolProvider):
+            raise no_tool_calls(self.breaker.name)
+        return await self._guarded(lambda: inner.converse(request))
+
+    async def _guarded(self, call: Callable[[], Awaitable[A]]) -> A:
         self.breaker.before_call()
         try:
-            answer = await self.inner.complete(request)
+            answer = await call()
         except ApplicationError as err:
             if err.type == ERR_MODEL_UNAVAILABLE:
                 self.breaker.record_failure()
@@ -110,3 +128,12 @@ class BreakerProvider:
             raise
         self.breaker.record_success()
         return answer
+
+
+def no_tool_calls(provider: str) -> ApplicationError:
+    """A provider client that cannot make tool calls: permanent, no retry can change it."""
+    return ApplicationError(
+        f"provider {provider!r} does not support tool calls",
+        type=ERR_MODEL_REQUEST_REJECTED,
+        non_retryable=True,
+    )

@@ -1,7 +1,7 @@
 """A bounded in-process cache of validated answers, keyed by a content hash of the request.
 
-A stage re-run with an identical request (same provider, model, messages and schema) gets
-the earlier answer back instead of paying for it again.
+A stage re-run with an identical request (same provider, model, messages and schema, or the
+same conversation and tools) gets the earlier answer back instead of paying for it again.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from activities.model.provider import StructuredRequest
+from pydantic import BaseModel
 
 DEFAULT_MAX_ENTRIES = 256
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
@@ -23,7 +23,7 @@ class CachedAnswer:
     model: str
 
 
-def cache_key(provider: str, model: str, request: StructuredRequest, answer_type: str) -> str:
+def cache_key(provider: str, model: str, request: BaseModel, answer_type: str) -> str:
     content = json.dumps(
         [provider, model, answer_type, request.model_dump(mode="json")],
         sort_keys=True,

@@ -27,8 +27,16 @@ def build_model_activities(config: AutopilotConfig) -> ModelActivities:
 
     def factory(name: str, model: str) -> HttpProvider:
         spec = settings.provider_config(name)
-        kind = AnthropicProvider if spec.kind == "anthropic" else OpenAICompatibleProvider
-        return kind(spec.base_url, model, config.model_api_key(name), spec.timeout_seconds)
+        key = config.model_api_key(name)
+        if spec.kind == "anthropic":
+            return AnthropicProvider(spec.base_url, model, key, spec.timeout_seconds)
+        return OpenAICompatibleProvider(
+            spec.base_url,
+            model,
+            key,
+            spec.timeout_seconds,
+            token_limit_field=spec.token_limit_field,
+        )
 
     breakers = {
         name: CircuitBreaker(name, settings.breaker_failures, settings.breaker_cooldown_seconds)
@@ -38,7 +46,11 @@ def build_model_activities(config: AutopilotConfig) -> ModelActivities:
         DEFAULT_PROVIDER,
         settings.model,
         BreakerProvider(factory(DEFAULT_PROVIDER, settings.model), breakers[DEFAULT_PROVIDER]),
-        TierModel(provider=DEFAULT_PROVIDER, model=settings.model),
+        TierModel(
+            provider=DEFAULT_PROVIDER,
+            model=settings.model,
+            max_output_tokens=settings.max_output_tokens,
+        ),
     )
     router = ModelRouter.build(settings.routing(), factory, breakers, default)
     cache = AnswerCache(
@@ -59,4 +71,4 @@ def budget_activities(client: Client, config: AutopilotConfig) -> list[Callable[
 
 
 def model_activity_list(model: ModelActivities) -> list[Callable[..., Any]]:
-    return [model.draft_plan, model.draft_edits, model.review_change]
+    return [model.draft_plan, model.draft_edits, model.review_change, model.agent_turn]

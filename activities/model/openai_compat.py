@@ -9,8 +9,10 @@ from urllib.parse import urlsplit
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.model.provider import ProviderAnswer, StructuredRequest
+from activities.model.openai_tools import parse_turn, tool_body
+from activities.model.provider import ProviderAnswer, StructuredRequest, ToolAnswer, ToolRequest
 from activities.model.wire import Endpoint, error_detail
+from domain.tiers import TokenLimitField
 from domain.usage import TokenUsage
 
 # Words in a 400 that say the server does not know ``response_format: json_schema``.
@@ -18,11 +20,13 @@ _NO_SCHEMA_SUPPORT = ("response_format", "json_schema")
 
 
 class OpenAICompatibleProvider:
-    """Asks ``POST {base_url}/chat/completions`` for a JSON answer matching a schema.
+    """Asks ``POST {base_url}/chat/completions``: for a JSON answer, or for one agent turn.
 
     Structured output uses ``response_format: json_schema``; a server that refuses it gets the
     same request once more as a forced function tool, and keeps getting tools from then on.
-    The answer is validated by the caller either way.
+    The answer is validated by the caller either way. The output limit is sent as
+    ``token_limit_field``; a server that refuses ``max_tokens`` and names
+    ``max_completion_tokens`` gets the request again with that, and from then on.
     """
 
     def __init__(
@@ -32,6 +36,7 @@ class OpenAICompatibleProvider:
         api_key: str | None = None,
         timeout_seconds: float = 120.0,
         http: httpx.AsyncClient | None = None,
+        token_limit_field: TokenLimitField = "max_tokens",
     ) -> None:
         self._url = base_url.rstrip("/") + "/chat/completions"
         self._host = urlsplit(base_url).netloc or base_url
@@ -42,6 +47,7 @@ class OpenAICompatibleProvider:
         self._http = http
         self._owns_http = http is None
         self._use_tools = False
+        self._limit_field: TokenLimitField = token_limit_field
 
     def __repr__(self) -> str:
         # Never show the key, not even in debugging output.
@@ -53,22 +59,28 @@ class OpenAICompatibleProvider:
             self._http = None
 
     async def complete(self, request: StructuredRequest) -> ProviderAnswer:
-        response = await self._post(request, tools=self._use_tools)
+        limit = request.max_output_tokens
+        response = await self._send(self._structured_body(request, self._use_tools), limit)
         if not self._use_tools and _schema_unsupported(response):
             self._use_tools = True
-            response = await self._post(request, tools=True)
+            response = await self._send(self._structured_body(request, True), limit)
         if response.status_code >= 300:
             raise self._endpoint.status_error(response)
         return self._parse(response)
 
-    async def _post(self, request: StructuredRequest, *, tools: bool) -> httpx.Response:
-        headers = {"Content-Type": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+    async def converse(self, request: ToolRequest) -> ToolAnswer:
+        response = await self._send(tool_body(self._model, request), request.max_output_tokens)
+        if response.status_code >= 300:
+            raise self._endpoint.status_error(response)
+        try:
+            return parse_turn(response.json(), self._model)
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise self._unavailable("response is not a chat completion") from None
+
+    def _structured_body(self, request: StructuredRequest, tools: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self._model,
             "messages": [m.model_dump() for m in request.messages],
-            "max_tokens": request.max_output_tokens,
         }
         if tools:
             body["tools"] = [
@@ -91,6 +103,19 @@ class OpenAICompatibleProvider:
                     "strict": False,
                 },
             }
+        return body
+
+    async def _send(self, body: dict[str, Any], limit: int) -> httpx.Response:
+        response = await self._post({**body, self._limit_field: limit})
+        if self._limit_field == "max_tokens" and _wants_completion_tokens(response):
+            self._limit_field = "max_completion_tokens"
+            response = await self._post({**body, self._limit_field: limit})
+        return response
+
+    async def _post(self, body: dict[str, Any]) -> httpx.Response:
+        headers = {"Content-Type": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
         try:
             return await self._client().post(
                 self._url, json=body, headers=headers, timeout=self._timeout
@@ -137,6 +162,13 @@ def _schema_unsupported(response: httpx.Response) -> bool:
         return False
     detail = error_detail(response.text).lower()
     return any(word in detail for word in _NO_SCHEMA_SUPPORT)
+
+
+def _wants_completion_tokens(response: httpx.Response) -> bool:
+    """A 400 like OpenAI's "'max_tokens' is not supported ... use 'max_completion_tokens'"."""
+    if response.status_code != 400:
+        return False
+    return "max_completion_tokens" in error_detail(response.text)
 
 
 def _message_text(message: dict[str, Any]) -> str:

@@ -53,9 +53,15 @@ def plan_messages(request: DraftPlanInput, schema: dict[str, Any]) -> list[ChatM
         "change that keeps the tests meaningful, ordered by depends_on. Give each task a short "
         "lowercase id (like 'fix-parser'), the files it expects to touch and acceptance criteria "
         "a reviewer can check.",
-        _issue(request.issue),
-        "## Repository files\n" + ("\n".join(f"- {p}" for p in request.repo_files) or "(none)"),
+        issue_section(request.issue),
     ]
+    if request.repo_map.strip():
+        parts.append("## Repository map\n" + fence(request.repo_map))
+    else:
+        files = "\n".join(f"- {p}" for p in request.repo_files) or "(none)"
+        parts.append("## Repository files\n" + files)
+    if request.notes.strip():
+        parts.append("## What a look at the code found\n" + fence(request.notes))
     if request.feedback:
         numbered = "\n".join(f"{i}. {text}" for i, text in enumerate(request.feedback, 1))
         parts.append("## Feedback on earlier plans (address every point)\n" + numbered)
@@ -67,9 +73,9 @@ def edits_messages(request: DraftEditsInput, schema: dict[str, Any]) -> list[Cha
     parts = [
         f"Stage: edits\nPurpose: {request.purpose}\nTask: {request.task.id}",
         _PURPOSE_TEXT[request.purpose],
-        _issue(request.issue),
-        _plan(request.plan),
-        "## Current task\n" + _task_details(request.task),
+        issue_section(request.issue),
+        plan_section(request.plan),
+        "## Current task\n" + task_section(request.task),
         "## Files\n" + _files(request.files),
     ]
     if request.feedback.strip():
@@ -86,8 +92,8 @@ def review_messages(request: ReviewChangeInput, schema: dict[str, Any]) -> list[
         "the issue, is tested, and stays in scope. Score each of "
         f"{', '.join(REVIEW_CRITERIA)} from 1 (poor) to 5 (excellent). When you request "
         "changes, list each concrete change in requested_changes.",
-        _issue(request.issue),
-        _plan(request.plan),
+        issue_section(request.issue),
+        plan_section(request.plan),
         _test_run(request.test_run),
         f"## Diff ({len(diff.files)} files, +{diff.additions} -{diff.deletions}"
         + (", truncated" if diff.truncated else "")
@@ -113,12 +119,12 @@ def _messages(parts: list[str]) -> list[ChatMessage]:
     ]
 
 
-def _issue(issue: IssueInfo) -> str:
+def issue_section(issue: IssueInfo) -> str:
     body = issue.body.strip() or "(no description)"
     return f"## Issue #{issue.number}: {issue.title}\n{body}"
 
 
-def _plan(plan: Plan) -> str:
+def plan_section(plan: Plan) -> str:
     lines = [f"## Plan\n{plan.summary}"]
     for task in plan.tasks:
         after = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
@@ -126,7 +132,7 @@ def _plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def _task_details(task: PlanTask) -> str:
+def task_section(task: PlanTask) -> str:
     lines = [f"id: {task.id}", f"title: {task.title}", f"description: {task.description}"]
     if task.files:
         lines.append("files: " + ", ".join(task.files))

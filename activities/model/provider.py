@@ -1,11 +1,13 @@
-"""The one small interface every model backend implements: structured chat completion."""
+"""The small interfaces every model backend implements: structured answers and tool calls."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from domain.agent import AgentMessage, StopReason, ToolCall
+from domain.model import ToolSpec
 from domain.usage import TokenUsage
 
 # Error types of provider failures (ApplicationError.type). Rejections are permanent:
@@ -52,4 +54,38 @@ class ProviderAnswer(BaseModel):
 class ModelProvider(Protocol):
     async def complete(self, request: StructuredRequest) -> ProviderAnswer:
         """One completion; raises ApplicationError (retryable or not) when there is none."""
+        ...
+
+
+class ToolRequest(BaseModel):
+    """A conversation in which the model may call ``tools``.
+
+    ``messages`` alternate as the loop made them: user text, the assistant's text and tool
+    calls, the tools' results (role ``tool``, optionally with text the loop adds after them).
+    """
+
+    system: str
+    messages: list[AgentMessage] = Field(min_length=1)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    max_output_tokens: int = Field(default=4096, gt=0)
+
+
+class ToolAnswer(BaseModel):
+    """One assistant turn, with the provider's stop reason normalised.
+
+    ``dropped_call`` names a tool call that was cut off at the output limit and left out.
+    """
+
+    text: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    stop_reason: StopReason
+    usage: TokenUsage
+    model: str
+    dropped_call: str | None = None
+
+
+@runtime_checkable
+class ToolProvider(Protocol):
+    async def converse(self, request: ToolRequest) -> ToolAnswer:
+        """One assistant turn; raises ApplicationError (retryable or not) when there is none."""
         ...

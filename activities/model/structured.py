@@ -25,6 +25,18 @@ _FENCED = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)\n?```", re.DOTALL)
 _MAX_ERRORS = 5
 _MAX_PROBLEM_CHARS = 1000
 _MAX_ECHO_CHARS = 20_000  # a huge bad answer is echoed back clipped, to bound re-ask cost
+# A cut-off answer is not echoed at all (it was as long as an answer can be): this stands in.
+CUT_OFF_STAND_IN = "(an answer cut off at the output token limit; not repeated here)"
+# How each answer can be shorter when the last one did not fit the output limit.
+_SHORTER = {
+    "plan": "fewer tasks, each with a one-sentence description and short acceptance criteria",
+    "edit_set": (
+        "edit only the files that must change, no unrelated rewrites, and a one-line summary "
+        "and commit message"
+    ),
+    "review_verdict": "a short summary and only the most important requested changes",
+    "conflict_resolution": "a one-line summary and only the conflicted files",
+}
 
 
 @dataclass(frozen=True)
@@ -65,11 +77,7 @@ async def ask_structured(
         answer, problem = parse_answer(reply, answer_type, check)
         if answer is not None:
             return StructuredAnswer(answer=answer, usage=usage, model=model, attempts=attempts)
-        messages = [
-            *messages,
-            ChatMessage(role="assistant", content=reply.content[:_MAX_ECHO_CHARS] or "(empty)"),
-            ChatMessage(role="user", content=reask_text(request.schema_name, problem)),
-        ]
+        messages = [*messages, *_reask(request, reply, problem)]
     raise ApplicationError(
         f"{stage}: the model's answer was still invalid after {attempts} attempts: {problem}",
         {"stage": stage, "attempts": attempts, "model": model, "usage": usage.model_dump()},
@@ -127,6 +135,32 @@ def describe_errors(err: ValidationError) -> str:
     if len(errors) > _MAX_ERRORS:
         parts.append(f"and {len(errors) - _MAX_ERRORS} more errors")
     return _clip("; ".join(parts))
+
+
+def _reask(request: StructuredRequest, reply: ProviderAnswer, problem: str) -> list[ChatMessage]:
+    """The two messages of a re-ask; a cut-off answer is asked again shorter, not echoed."""
+    if reply.truncated:
+        return [
+            ChatMessage(role="assistant", content=CUT_OFF_STAND_IN),
+            ChatMessage(
+                role="user",
+                content=shorter_text(request.schema_name, request.max_output_tokens),
+            ),
+        ]
+    return [
+        ChatMessage(role="assistant", content=reply.content[:_MAX_ECHO_CHARS] or "(empty)"),
+        ChatMessage(role="user", content=reask_text(request.schema_name, problem)),
+    ]
+
+
+def shorter_text(schema_name: str, limit: int) -> str:
+    how = _SHORTER.get(schema_name, "shorter texts and fewer items")
+    return (
+        f"{REASK_PHRASE}: it was cut off at the output token limit ({limit} tokens) before it "
+        "was complete, so it is not repeated here.\n"
+        f"Answer again with only one JSON object that matches the {schema_name!r} schema, and "
+        f"make it fit well within the limit: {how}."
+    )
 
 
 def reask_text(schema_name: str, problem: str) -> str:

@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.sandbox import Sandbox
+from activities.workspace.changes import commit_staged, find_change, found_change
 from activities.workspace.checkout import Checkout, check_workspace_ref, clone_url_base
 from activities.workspace.environment import Environments
 from activities.workspace.git import Git
@@ -23,8 +24,11 @@ from activities.workspace.paths import (
     safe_relative_path,
     validate_edits,
 )
+from activities.workspace.repo_map import build_repo_map
 from activities.workspace.testrun import run_tests
+from activities.workspace.tools import Commands, Toolbox
 from domain import names
+from domain.agent import RepoMap, RepoMapInput, RunToolsInput, RunToolsOutput
 from domain.change import CommitInfo, DiffSummary, FileEdit, TestRun
 from domain.names import ENSURE_BRANCH, INTEGRATE
 from domain.sandbox import SandboxSettings
@@ -42,8 +46,6 @@ from domain.workspace import (
     WorkspaceRef,
     WorkspaceState,
 )
-
-TRAILER = "Autopilot-Change"
 
 
 class WorkspaceActivities:
@@ -122,22 +124,11 @@ class WorkspaceActivities:
 
     @activity.defn(name=names.APPLY_EDITS)
     async def apply_edits(self, input: ApplyEditsInput) -> CommitInfo:
-        change_id = input.change_id.strip()
-        if not change_id or any(ord(c) < 32 for c in change_id):
-            raise ApplicationError(
-                "change_id must be one non-empty line",
-                type=names.ERR_INVALID_REQUEST,
-                non_retryable=True,
-            )
+        change_id = _change_id(input.change_id)
         async with self._checkout(input.workspace, keep_unpushed=True) as co:
-            existing = await _find_change(co, change_id)
+            existing = await find_change(co, change_id)
             if existing is not None:
-                remote = await co.rev(co.remote_ref)
-                if remote is None or not await co.is_ancestor(existing, remote):
-                    await co.push(await co.head())
-                return CommitInfo(
-                    sha=existing, changed=True, files=await _commit_files(co, existing)
-                )
+                return await found_change(co, existing)
 
             accepted, refusals = validate_edits(co.path, input.edits.edits, self._max_edit_bytes)
             if refusals:
@@ -149,18 +140,55 @@ class WorkspaceActivities:
             # The checkout was cleaned first, so this stages the edits and nothing else; edits
             # to ignored paths stay uncommitted, as for any contributor.
             await co.git.run("add", "-A")
-            staged = await co.git.run("diff", "--cached", "--quiet", check=False)
-            if staged.returncode == 0:
-                return CommitInfo(sha=await co.head(), changed=False, files=[])
-            message = _commit_message(input.edits.commit_message, change_id)
-            # whitespace cleanup only: the default would drop lines starting with '#', e.g. "#12".
-            await co.git.run(
-                "commit", "-q", "--no-verify", "--cleanup=whitespace", "-F", "-", stdin=message
+            done = await commit_staged(co, input.edits.commit_message, change_id)
+            if done.changed:
+                activity.logger.info(
+                    "Committed and pushed %s on %s", done.sha, input.workspace.branch
+                )
+            return done
+
+    @activity.defn(name=names.RUN_TOOLS)
+    async def run_tools(self, input: RunToolsInput) -> RunToolsOutput:
+        """One turn's tool calls in order, then its edits as one commit, pushed.
+
+        A retry whose earlier attempt already committed (found by the change id's trailer,
+        pushed now if it was not) makes no edit again: edit calls are answered from that
+        commit, read-only calls and commands are carried out again.
+        """
+        change_id = _change_id(input.change_id)
+        async with self._checkout(input.workspace, keep_unpushed=True) as co:
+            existing = await find_change(co, change_id)
+            replay = await found_change(co, existing) if existing is not None else None
+            commands = Commands(
+                self._sandbox,
+                self._environments,
+                checkout=co.path,
+                repo=co.ws.repo,
+                environment=input.environment,
+                budget_seconds=input.run_timeout_seconds,
+                heartbeat=activity.heartbeat,
+                heartbeat_interval=self.heartbeat_interval,
             )
-            sha = await co.head()
-            await co.push(sha)
-            activity.logger.info("Committed and pushed %s on %s", sha, input.workspace.branch)
-            return CommitInfo(sha=sha, changed=True, files=await _commit_files(co, sha))
+            tools = Toolbox(
+                co,
+                allowed=input.allowed,
+                max_edit_bytes=self._max_edit_bytes,
+                commands=commands,
+                replay=replay,
+                heartbeat=activity.heartbeat,
+            )
+            results = [await tools.call(call) for call in input.calls]
+            if replay is not None:
+                return RunToolsOutput(results=results, commit=replay)
+            # Only what the edit tools staged: files a command changed are never committed.
+            done = await commit_staged(co, input.commit_message, change_id)
+            return RunToolsOutput(results=results, commit=done if done.changed else None)
+
+    @activity.defn(name=names.REPO_MAP)
+    async def repo_map(self, input: RepoMapInput) -> RepoMap:
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            files = await co.tracked_files()
+            return await asyncio.to_thread(build_repo_map, co.path, files, input.max_tokens)
 
     @activity.defn(name=names.PREPARE_ENVIRONMENT)
     async def prepare_environment(self, input: PrepareEnvironmentInput) -> PrepareEnvironmentResult:
@@ -268,33 +296,6 @@ def _apply(checkout: Path, rel: PurePosixPath, edit: FileEdit) -> None:
         f.write((edit.content or "").encode("utf-8", errors="surrogatepass"))
 
 
-def _commit_message(text: str, change_id: str) -> bytes:
-    """The model's message plus our trailer, which must stay the last paragraph to be parsed."""
-    body = text.replace("\0", "").strip() or "Autopilot change"
-    return f"{body}\n\n{TRAILER}: {change_id}\n".encode()
-
-
-async def _find_change(co: Checkout, change_id: str) -> str | None:
-    """The commit on the branch (local or forge) whose trailer names ``change_id``."""
-    refs = ["HEAD"]
-    if await co.rev(co.remote_ref):
-        refs.append(co.remote_ref)
-    fmt = f"--format=%H%x1f%(trailers:key={TRAILER},valueonly,separator=%x1f)%x1e"
-    out = await co.git.run("log", fmt, *refs, "--not", co.base_ref, "--")
-    for record in out.text.split("\x1e"):
-        sha, _, values = record.strip().partition("\x1f")
-        if sha and change_id in (v.strip() for v in values.split("\x1f")):
-            return sha
-    return None
-
-
-async def _commit_files(co: Checkout, sha: str) -> list[str]:
-    out = await co.git.run(
-        "diff-tree", "--root", "--no-commit-id", "--no-renames", "-r", "-z", "--name-only", sha
-    )
-    return [p for p in out.text.split("\0") if p]
-
-
 def _parse_numstat(text: str) -> tuple[list[str], int, int]:
     """``added\\tdeleted\\tpath\\0`` records; binary files count as '-' and add nothing."""
     files: list[str] = []
@@ -307,6 +308,13 @@ def _parse_numstat(text: str) -> tuple[list[str], int, int]:
         additions += int(added) if added.isdigit() else 0
         deletions += int(deleted) if deleted.isdigit() else 0
     return files, additions, deletions
+
+
+def _change_id(raw: str) -> str:
+    change_id = raw.strip()
+    if not change_id or any(ord(c) < 32 for c in change_id):
+        raise _invalid_request("change_id must be one non-empty line")
+    return change_id
 
 
 def _unsafe(prefix: str, reasons: list[str]) -> ApplicationError:

@@ -64,6 +64,30 @@ def safe_relative_path(checkout: Path, path: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def safe_edit_path(checkout: Path, path: str) -> PurePosixPath:
+    """:func:`safe_relative_path` plus the rules only writes need.
+
+    Also refused: ``.gitmodules`` (a submodule would make git fetch other repositories) and a
+    ``~`` component (no shell expands it here: ``~/x`` would create a directory named ``~``).
+    """
+    rel = safe_relative_path(checkout, path)
+    for i, part in enumerate(rel.parts):
+        if part.casefold().rstrip(". ") == ".gitmodules":
+            raise UnsafePath(".gitmodules cannot be edited (submodules are not allowed)")
+        if part == "~" or (i == 0 and part.startswith("~")):
+            raise UnsafePath("'~' is not expanded: paths are relative to the repository root")
+    return rel
+
+
+def content_problem(data: bytes, max_bytes: int) -> str | None:
+    """Why ``data`` may not be written by an edit, or None: binary or oversized content."""
+    if b"\0" in data:
+        return "content contains a NUL byte (binary files cannot be written)"
+    if len(data) > max_bytes:
+        return f"content is larger than {max_bytes} bytes"
+    return None
+
+
 @dataclass(frozen=True)
 class Refusal:
     path: str
@@ -82,17 +106,20 @@ def validate_edits(
     refusals: list[Refusal] = []
     for edit in edits:
         try:
-            rel = safe_relative_path(checkout, edit.path)
+            rel = safe_edit_path(checkout, edit.path)
         except UnsafePath as e:
             refusals.append(Refusal(edit.path, str(e)))
             continue
         target = checkout / rel
+        problem = None
         if target.is_dir():
-            refusals.append(Refusal(edit.path, "is a directory"))
+            problem = "is a directory"
         elif edit.action == "write" and edit.content is None:
-            refusals.append(Refusal(edit.path, "a write needs content"))
-        elif edit.action == "write" and len(_encode(edit.content)) > max_edit_bytes:
-            refusals.append(Refusal(edit.path, f"content is larger than {max_edit_bytes} bytes"))
+            problem = "a write needs content"
+        elif edit.action == "write":
+            problem = content_problem(_encode(edit.content), max_edit_bytes)
+        if problem:
+            refusals.append(Refusal(edit.path, problem))
         else:
             accepted.append((rel, edit))
     refusals += _conflicts(accepted)

@@ -19,24 +19,30 @@ _READY = re.compile(r"model server listening on (http://\S+)")
 
 @contextlib.contextmanager
 def running_model_server(
-    scenario: Path, port: int | None = None, ready_timeout: float = 20.0
+    scenario: Path | None = None,
+    port: int | None = None,
+    ready_timeout: float = 20.0,
+    *,
+    gold_patches: Path | None = None,
+    cases: Path | None = None,
+    repo: Path | None = None,
 ) -> Iterator[str]:
     """Yield the base URL ``http://127.0.0.1:P/v1`` of a running server; stop it afterwards.
 
     Without ``port`` the server binds port 0 and reports the port it got, so there is no
-    race between choosing a free port and binding it.
+    race between choosing a free port and binding it. ``gold_patches``, or ``cases`` with
+    ``repo``, add gold-patch play (see ``python -m devstack.model_server --help``).
     """
-    command = [
-        sys.executable,
-        "-m",
-        "devstack.model_server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port or 0),
-        "--scenario",
-        str(scenario),
-    ]
+    command = [sys.executable, "-m", "devstack.model_server", "--host", "127.0.0.1"]
+    command += ["--port", str(port or 0)]
+    for flag, value in (
+        ("--scenario", scenario),
+        ("--gold-patches", gold_patches),
+        ("--cases", cases),
+        ("--repo", repo),
+    ):
+        if value is not None:
+            command += [flag, str(value)]
     # stderr goes to a file: a pipe nobody reads would fill up and stall the server.
     with tempfile.TemporaryFile(mode="w+") as stderr:
         process = subprocess.Popen(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from activities.model.agent_prompts import brief_message, system_prompt
 from activities.model.prompts import (
     SYSTEM_PROMPT,
     edits_messages,
@@ -11,6 +12,7 @@ from activities.model.prompts import (
     plan_messages,
     review_messages,
 )
+from domain.agent import AgentBrief
 from domain.model import DraftEditsInput, DraftPlanInput, ReviewChangeInput
 from tests.model.samples import DIFF, ISSUE, PLAN, TEST_RUN
 
@@ -77,3 +79,31 @@ def test_fence_outgrows_backticks_in_the_content() -> None:
     assert fenced.startswith("````\n") and fenced.endswith("\n````")
     assert content in fenced
     assert fence("plain") == "```\nplain\n```"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "title"),
+    [("task", "Guidance"), ("fix", "Failing test output"), ("review", "Review comments")],
+)
+def test_agent_brief_has_markers_first_and_the_purposes_feedback(purpose: str, title: str) -> None:
+    brief = AgentBrief.model_validate(
+        {"purpose": purpose, "issue": ISSUE, "plan": PLAN, "task": PLAN.tasks[1], "feedback": "F"}
+    )
+    message = brief_message(brief)
+
+    assert message.role == "user"
+    assert message.text.splitlines()[:3] == [
+        "Stage: agent",
+        f"Purpose: {purpose}",
+        "Task: add-test",
+    ]
+    assert f"## {title}\n```\nF\n```" in message.text
+    assert "## Repository map" not in message.text and "## Tests" not in message.text
+    assert brief_message(brief) == message
+
+
+def test_agent_system_prompt_depends_only_on_the_tools() -> None:
+    assert system_prompt(["view", "finish"]) == system_prompt(["view", "finish"])
+    assert "run tool" not in system_prompt(["view", "create", "finish"])
+    assert "run tool" in system_prompt(["view", "create", "run", "finish"])
+    assert "Stage:" not in system_prompt(["view", "create", "run", "finish"])

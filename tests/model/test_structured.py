@@ -11,7 +11,12 @@ from temporalio.exceptions import ApplicationError
 
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.model.provider import ChatMessage, StructuredRequest
-from activities.model.structured import REASK_PHRASE, ask_structured
+from activities.model.structured import (
+    CUT_OFF_STAND_IN,
+    REASK_PHRASE,
+    ask_structured,
+    shorter_text,
+)
 from domain import names
 from tests.model.stub_openai import StubServer, completion
 
@@ -52,11 +57,10 @@ async def test_fenced_json_is_accepted(stub: StubServer, make_provider: MakeProv
 @pytest.mark.parametrize(
     ("bad", "finish_reason", "reason"),
     [
-        ('{"title": "ok", "cou', "length", "cut off"),
         ("I think the answer is three.", "stop", "not valid JSON"),
         ('{"title": "", "count": "many"}', "stop", "count"),
     ],
-    ids=["truncated", "garbage", "schema"],
+    ids=["garbage", "schema"],
 )
 async def test_invalid_answer_is_reasked_then_accepted(
     stub: StubServer,
@@ -79,6 +83,39 @@ async def test_invalid_answer_is_reasked_then_accepted(
     assert reask[-1]["role"] == "user"
     assert REASK_PHRASE in reask[-1]["content"]
     assert reason in reask[-1]["content"]
+
+
+async def test_cut_off_answer_is_reasked_shorter_without_echoing_it(
+    stub: StubServer, make_provider: MakeProvider
+) -> None:
+    cut = '{"title": "' + "very long " * 500
+    request = REQUEST.model_copy(update={"max_output_tokens": 777})
+    stub.script(
+        completion(cut, finish_reason="length", usage=USAGE),
+        completion(cut, finish_reason="length", usage=USAGE),
+        completion(GOOD, usage=USAGE),
+    )
+    result = await ask_structured(make_provider(), request, Answer, max_reasks=2)
+
+    assert result.answer == Answer(title="ok", count=3) and result.attempts == 3
+    first, second, third = (r.body["messages"] for r in stub.requests)
+    assert [r.body["max_tokens"] for r in stub.requests] == [777, 777, 777]
+    assert second[: len(first)] == first
+    assert second[-2] == {"role": "assistant", "content": CUT_OFF_STAND_IN}
+    assert second[-1]["role"] == "user"
+    assert REASK_PHRASE in second[-1]["content"] and "cut off" in second[-1]["content"]
+    assert "(777 tokens)" in second[-1]["content"]
+    # Bounded growth: each re-ask adds two short messages, never the cut answer.
+    assert len(third) == len(first) + 4
+    assert all("very long" not in m["content"] for m in third)
+    assert len(json.dumps(third)) < len(json.dumps(first)) + 1200
+
+
+@pytest.mark.parametrize("schema_name", ["plan", "edit_set", "review_verdict", "other"])
+def test_shorter_instruction_names_how_to_be_shorter(schema_name: str) -> None:
+    text = shorter_text(schema_name, 100)
+    assert f"{schema_name!r} schema" in text and "100 tokens" in text
+    assert text.rstrip().endswith(".")
 
 
 @pytest.mark.parametrize("max_reasks", [0, 2])

@@ -7,7 +7,9 @@ import pytest
 from config.settings import AutopilotConfig, RepositoryConfig
 from domain.plan import Plan, PlanTask
 from domain.tiers import (
+    TIERS,
     ModelRouting,
+    Tier,
     TierModel,
     assess_complexity,
     estimate_plan_cost,
@@ -143,3 +145,49 @@ def test_the_repository_is_read_back_from_issue_and_task_workflow_ids() -> None:
     assert repo_of_workflow_id("autopilot:127.0.0.1:3000:acme:shop:7/task/fix-x") == "acme/shop"
     assert repo_of_workflow_id("autopilot:budget-ledger") is None
     assert repo_of_workflow_id("something-else") is None
+
+
+@pytest.mark.parametrize(
+    ("tier", "limit"), [("fast", 4096), ("balanced", 8192), ("advanced", 8192), (None, 4096)]
+)
+def test_output_limits_default_per_tier_unless_set(tier: Tier | None, limit: int) -> None:
+    assert TierModel(provider="p", model="m").output_limit(tier) == limit
+    assert TierModel(provider="p", model="m", max_output_tokens=100).output_limit(tier) == 100
+
+
+def test_output_limits_and_the_token_field_come_from_the_config() -> None:
+    config = AutopilotConfig.model_validate(
+        {
+            "model": {
+                "max_output_tokens": 2000,
+                "token_limit_field": "max_completion_tokens",
+                "providers": {"o": {"base_url": "https://api.openai.com/v1"}},
+            }
+        }
+    )
+    assert config.model.routing().output_limit("advanced") == 2000  # untiered: one model
+    assert config.model.provider_config("default").token_limit_field == "max_completion_tokens"
+    assert config.model.provider_config("o").token_limit_field == "max_tokens"
+
+    tiered = AutopilotConfig.model_validate(
+        {
+            "model": {
+                "tiers": {
+                    "fast": {"provider": "default", "model": "a", "max_output_tokens": 1024},
+                    "balanced": {"provider": "default", "model": "b"},
+                    "advanced": {"provider": "default", "model": "c", "max_output_tokens": 32000},
+                }
+            }
+        }
+    ).model.routing()
+    assert [tiered.output_limit(t) for t in TIERS] == [1024, 8192, 32000]
+
+
+@pytest.mark.parametrize(
+    "model",
+    [{"max_output_tokens": 0}, {"token_limit_field": "max_output"}],
+    ids=["zero", "unknown-field"],
+)
+def test_output_limit_mistakes_are_refused(model: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        AutopilotConfig.model_validate({"model": model})

@@ -31,11 +31,11 @@ async def test_cost_is_tracked_per_stage_and_task_and_shown_on_the_pr(
         result = await handle.result()
     model = result.status.model
     assert result.outcome == "pr_opened" and model is not None
-    # plan + two tasks (run as child workflows) + review, 0.4 each
-    assert model.total.calls == 4 and model.total.cost_usd == pytest.approx(1.6)
+    # a look around and the plan, two turns per task (child workflows), the review: 0.4 each
+    assert model.total.calls == 7 and model.total.cost_usd == pytest.approx(2.8)
     assert set(model.usage_by_task) == {"fix-discount", "add-test"}
     assert model.tiers["plan"] == "balanced" and model.tiers["review"] == "fast"
-    assert "**$1.6000**" in world.pulls[0].body
+    assert "**$2.8000**" in world.pulls[0].body
     assert "Estimated model cost" in world.comments["plan:1"]
 
 
@@ -43,7 +43,10 @@ async def test_used_up_issue_budget_pauses_until_a_person_raises_it(
     time_skipping_env: WorkflowEnvironment,
 ) -> None:
     world = FakeWorld(usage=COSTED_USAGE)
-    async with running(time_skipping_env, world, tiered_input(1.0)) as handle:
+    input = tiered_input(1.0)
+    # Plan for 0.4 (no look around first), then the first task's two turns take the rest.
+    input.settings.implement.plan_turns = 0
+    async with running(time_skipping_env, world, input) as handle:
         status = await wait_for(handle, lambda s: s.waiting_for == "budget")
         assert status.model is not None and status.model.paused is not None
         assert status.model.paused.scope == "issue"

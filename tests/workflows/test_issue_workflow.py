@@ -79,7 +79,11 @@ async def test_auto_approved_issue_reaches_a_pull_request(
     (pull,) = world.pulls
     assert pull.head == "autopilot/issue-1" and pull.base == "main"
     assert pull.body.startswith("Fixes #1")
-    assert "| **total** | 4 | 400 | 80 |" in pull.body
+    # Plan: a look around and the plan; each task: the edit, then finish; the review.
+    assert "| **total** | 7 | 700 | 140 |" in pull.body
+    assert "| task fix-discount | 2 | 2 | task done |" in pull.body
+    assert "`str_replace shop/pricing.py`, `finish`" in pull.body
+    assert set(result.status.loops) == {"plan", "task fix-discount", "task add-test"}
     stages = [t.stage for t in result.status.timings]
     assert stages == [
         "intake",

@@ -9,6 +9,8 @@ import pytest
 from activities.workspace.paths import (
     UnsafePath,
     checkout_dir_name,
+    content_problem,
+    safe_edit_path,
     safe_relative_path,
     validate_edits,
 )
@@ -74,6 +76,8 @@ def test_validate_edits_refuses_ambiguous_and_oversized_sets(tmp_path: Path) -> 
         FileEdit(path="none.txt", content=None),
         FileEdit(path="fine.txt", content="ok"),
         FileEdit(path="gone.txt", action="delete"),
+        FileEdit(path="nul.txt", content="a\x00b"),
+        FileEdit(path="sub/.gitmodules", content="x"),
     ]
     _, refusals = validate_edits(tmp_path, edits, max_edit_bytes=10)
     refused = {r.path: r.reason for r in refusals}
@@ -82,4 +86,33 @@ def test_validate_edits_refuses_ambiguous_and_oversized_sets(tmp_path: Path) -> 
         "d/inner.txt": "a parent directory is also edited as a file",
         "big.txt": "content is larger than 10 bytes",
         "none.txt": "a write needs content",
+        "nul.txt": "content contains a NUL byte (binary files cannot be written)",
+        "sub/.gitmodules": ".gitmodules cannot be edited (submodules are not allowed)",
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        (".gitmodules", ".gitmodules"),
+        ("a/.GitModules.", ".gitmodules"),
+        ("~/.bashrc", "'~' is not expanded"),
+        ("~root/x", "'~' is not expanded"),
+        ("src/~/x", "'~' is not expanded"),
+    ],
+)
+def test_edit_paths_have_more_rules(tmp_path: Path, path: str, reason: str) -> None:
+    assert safe_relative_path(tmp_path, path)  # reading them is fine
+    with pytest.raises(UnsafePath, match=reason):
+        safe_edit_path(tmp_path, path)
+
+
+def test_edit_paths_allow_tildes_inside_names(tmp_path: Path) -> None:
+    assert safe_edit_path(tmp_path, "src/backup~") == PurePosixPath("src/backup~")
+    assert safe_edit_path(tmp_path, "docs/~draft.md") == PurePosixPath("docs/~draft.md")
+
+
+def test_content_problem_names_binary_and_oversized_content() -> None:
+    assert content_problem(b"text\n", 10) is None
+    assert "NUL byte" in (content_problem(b"a\x00", 10) or "")
+    assert content_problem(b"x" * 11, 10) == "content is larger than 10 bytes"

@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import names
+from domain.agent import AgentBrief, AgentMessage, AgentTurnInput, AgentTurnOutput, ToolCall
 from domain.change import EditSet, FileEdit
 from domain.model import (
     DraftEditsInput,
@@ -71,14 +72,22 @@ class FakeModel:
     failing_tasks: dict[str, int] = field(default_factory=dict)
     edit_seconds: float = 0.0  # real time a "task" edit takes, to observe concurrency
     plan_requests: list[DraftPlanInput] = field(default_factory=list)
-    edit_requests: list[DraftEditsInput] = field(default_factory=list)
+    # What each change was asked for: whole-file requests (runs before the loop) or briefs.
+    edit_requests: list[DraftEditsInput | AgentBrief] = field(default_factory=list)
+    turns: list[AgentTurnInput] = field(default_factory=list)
     conflict_requests: list[ResolveConflictInput] = field(default_factory=list)
     reviews: int = 0
     active_edits: int = 0
     max_active_edits: int = 0
 
     def model_activities(self) -> list[Callable[..., Any]]:
-        return [self.draft_plan, self.draft_edits, self.review_change, self.resolve_conflict]
+        return [
+            self.draft_plan,
+            self.draft_edits,
+            self.review_change,
+            self.resolve_conflict,
+            self.agent_turn,
+        ]
 
     @activity.defn(name=names.DRAFT_PLAN)
     async def draft_plan(self, input: DraftPlanInput) -> DraftPlanOutput:
@@ -93,23 +102,49 @@ class FakeModel:
         plan = plans[min(len(self.plan_requests) - 1, len(plans) - 1)]
         return DraftPlanOutput.model_construct(plan=plan, usage=self.usage, model="fake")
 
-    @activity.defn(name=names.DRAFT_EDITS)
-    async def draft_edits(self, input: DraftEditsInput) -> DraftEditsOutput:
-        self.edit_requests.append(input)
-        if input.purpose == "task" and self.failing_tasks.get(input.task.id, 0) > 0:
-            self.failing_tasks[input.task.id] -= 1
+    async def _asked_for_a_change(self, request: DraftEditsInput | AgentBrief) -> None:
+        """Records the request; fails or takes time as the test scripted for its task."""
+        self.edit_requests.append(request)
+        task_id = request.task.id if request.task is not None else ""
+        if request.purpose == "task" and self.failing_tasks.get(task_id, 0) > 0:
+            self.failing_tasks[task_id] -= 1
             raise ApplicationError(
-                f"edits for {input.task.id}: the model's answer was invalid",
+                f"edits for {task_id}: the model's answer was invalid",
                 type=names.ERR_INVALID_MODEL_OUTPUT,
                 non_retryable=True,
             )
-        if input.purpose == "task" and self.edit_seconds:
+        if request.purpose == "task" and self.edit_seconds:
             self.active_edits += 1
             self.max_active_edits = max(self.max_active_edits, self.active_edits)
             try:
                 await asyncio.sleep(self.edit_seconds)
             finally:
                 self.active_edits -= 1
+
+    @activity.defn(name=names.AGENT_TURN)
+    async def agent_turn(self, input: AgentTurnInput) -> AgentTurnOutput:
+        """Plan: finish at once. Changes: one str_replace on the task's first file, then finish."""
+        self.turns.append(input)
+        brief = input.brief
+        done = any(m.role == "assistant" for m in input.messages)
+        if brief.purpose != "plan" and not done:
+            await self._asked_for_a_change(brief)
+            path = brief.task.files[0] if brief.task is not None else "shop/pricing.py"
+            args = {"path": path, "old_str": "x = 0", "new_str": "x = 1"}
+            call = ToolCall(id=f"c{len(self.turns)}", name="str_replace", arguments=args)
+        else:
+            args = {"summary": f"{brief.purpose} done"}
+            call = ToolCall(id=f"c{len(self.turns)}", name="finish", arguments=args)
+        return AgentTurnOutput(
+            message=AgentMessage(role="assistant", tool_calls=[call]),
+            stop_reason="tool_use",
+            usage=self.usage,
+            model="fake",
+        )
+
+    @activity.defn(name=names.DRAFT_EDITS)
+    async def draft_edits(self, input: DraftEditsInput) -> DraftEditsOutput:
+        await self._asked_for_a_change(input)
         edits = EditSet(
             summary="edit",
             commit_message=f"{input.purpose} {input.task.id}",

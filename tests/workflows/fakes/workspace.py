@@ -10,6 +10,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import names
+from domain.agent import RepoMap, RepoMapInput, RunToolsInput, RunToolsOutput, ToolResult
 from domain.change import CommitInfo, DiffSummary, TestRun
 from domain.task import EnsureBranchInput, IntegrateInput, IntegrateResult
 from domain.workspace import (
@@ -25,6 +26,8 @@ from domain.workspace import (
     SetupFailure,
     WorkspaceState,
 )
+
+EDIT_TOOLS = ("create", "str_replace", "insert")
 
 
 @dataclass
@@ -42,6 +45,9 @@ class FakeWorkspace:
     branches_ensured: int = 0
     # Setup attempts that fail before one succeeds; each prepared environment is recorded.
     setup_failures: int = 0
+    # Best of N: changed lines per branch suffix (e.g. "-c2"), and suffixes whose tests fail.
+    lines_by_branch: dict[str, int] = field(default_factory=dict)
+    failing_branches: set[str] = field(default_factory=set)
     sandbox_missing: bool = False
     environments: list[EnvironmentRef] = field(default_factory=list)
     test_environments: list[EnvironmentRef | None] = field(default_factory=list)
@@ -50,6 +56,8 @@ class FakeWorkspace:
         return [
             self.prepare,
             self.prepare_environment,
+            self.run_tools,
+            self.repo_map,
             self.read_files,
             self.apply_edits,
             self.run_tests,
@@ -86,6 +94,21 @@ class FakeWorkspace:
         self.environments.append(built)
         return PrepareEnvironmentResult(environment=built)
 
+    @activity.defn(name=names.RUN_TOOLS)
+    async def run_tools(self, input: RunToolsInput) -> RunToolsOutput:
+        """Every call succeeds; edits become one commit per turn, named by its change id."""
+        results = [ToolResult(call_id=c.id, name=c.name, output="ok") for c in input.calls]
+        edited = [str(c.arguments["path"]) for c in input.calls if c.name in EDIT_TOOLS]
+        if not edited:
+            return RunToolsOutput(results=results)
+        self.applied.append(input.change_id)
+        commit = CommitInfo(sha=f"{len(self.applied):040d}", changed=True, files=edited)
+        return RunToolsOutput(results=results, commit=commit)
+
+    @activity.defn(name=names.REPO_MAP)
+    async def repo_map(self, input: RepoMapInput) -> RepoMap:
+        return RepoMap(text="shop/\n  pricing.py: def price(...)", files=1)
+
     @activity.defn(name=names.READ_FILES)
     async def read_files(self, input: ReadFilesInput) -> FileContents:
         return FileContents(files={p: "x = 0\n" for p in input.paths})
@@ -102,6 +125,8 @@ class FakeWorkspace:
     @activity.defn(name=names.RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> TestRun:
         passed = self.test_results[min(self.test_runs, len(self.test_results) - 1)]
+        if any(input.workspace.branch.endswith(b) for b in self.failing_branches):
+            passed = False
         self.test_runs += 1
         self.test_environments.append(input.environment)
         return TestRun(
@@ -116,11 +141,13 @@ class FakeWorkspace:
 
     @activity.defn(name=names.DIFF_SUMMARY)
     async def diff_summary(self, input: DiffSummaryInput) -> DiffSummary:
+        branch = input.workspace.branch
+        added = next((n for b, n in self.lines_by_branch.items() if branch.endswith(b)), 3)
         return DiffSummary(
             base_sha="a" * 40,
             head_sha="b" * 40,
             files=self.diff_files,
-            additions=3,
+            additions=added,
             deletions=1,
             diff="--- a\n+++ b\n",
         )
