@@ -87,6 +87,9 @@ class ApprovalDecision(BaseModel):
     approver: str = Field(min_length=1)
     approved: bool
     feedback: str = Field(default="", description="Required when rejecting: what to change")
+    plan_version: int | None = Field(
+        default=None, ge=1, description="The plan decided on; refused when another is waiting"
+    )
 
 
 class ResumeRequest(BaseModel):

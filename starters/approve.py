@@ -26,6 +26,12 @@ def parser() -> argparse.ArgumentParser:
     decision.add_argument("--approve", action="store_true")
     decision.add_argument("--reject", metavar="FEEDBACK", help="what the next plan must change")
     p.add_argument("--as", dest="approver", default=getpass.getuser(), help="who decides")
+    p.add_argument(
+        "--plan",
+        type=int,
+        metavar="VERSION",
+        help="the plan version decided on (refused if another is waiting)",
+    )
     p.add_argument("--config", type=Path)
     return p
 
@@ -35,7 +41,10 @@ async def decide(args: argparse.Namespace) -> int:
     issue = issue_ref(config, args.repo, args.issue)
     client = await connect(config)
     decision = ApprovalDecision(
-        approver=args.approver, approved=bool(args.approve), feedback=args.reject or ""
+        approver=args.approver,
+        approved=bool(args.approve),
+        feedback=args.reject or "",
+        plan_version=args.plan,
     )
     handle = client.get_workflow_handle(issue.workflow_id)
     try:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import workflow
 
 from domain.run import ApprovalDecision, RunSettings
 from workflows import render
+from workflows.errors import RunCancelled
 from workflows.progress import Progress
 
 
 class ApprovalGate:
-    def __init__(self, settings: RunSettings, progress: Progress) -> None:
+    def __init__(
+        self, settings: RunSettings, progress: Progress, cancelled: Callable[[], bool]
+    ) -> None:
         self._settings = settings
         self._progress = progress
+        self._cancelled = cancelled
         self._decision: ApprovalDecision | None = None
 
     def check(self, decision: ApprovalDecision) -> None:
@@ -26,12 +31,18 @@ class ApprovalGate:
             raise ValueError(f"{decision.approver!r} is not an approver for this repository")
         if not decision.approved and not decision.feedback.strip():
             raise ValueError("a rejection needs feedback saying what to change")
+        waiting = self._progress.status.plan_version
+        if decision.plan_version is not None and decision.plan_version != waiting:
+            raise ValueError(
+                f"plan version {decision.plan_version} is not the one waiting (version {waiting})"
+            )
 
     def offer(self, decision: ApprovalDecision) -> None:
         self._decision = decision
 
     async def wait(self, version: int) -> ApprovalDecision | None:
-        """The decision on plan ``version``, or None when it expired undecided."""
+        """The decision on plan ``version``, or None when it expired undecided; a ``cancel``
+        ends the wait at once."""
         expiry = self._settings.approval_expiry_seconds
         await self._progress.waiting_for("approval")
         waited = reminders = 0
@@ -39,7 +50,8 @@ class ApprovalGate:
             step = min(self._settings.approval_reminder_seconds, expiry - waited)
             try:
                 await workflow.wait_condition(
-                    lambda: self._decision is not None, timeout=timedelta(seconds=step)
+                    lambda: self._decision is not None or self._cancelled(),
+                    timeout=timedelta(seconds=step),
                 )
             except TimeoutError:
                 waited += step
@@ -50,6 +62,8 @@ class ApprovalGate:
                         render.reminder_comment(version, waited, expiry - waited),
                     )
                 continue
+            if self._cancelled():
+                raise RunCancelled()
             decision, self._decision = self._decision, None
             self._progress.status.waiting_for = None
             return decision

@@ -55,7 +55,9 @@ class IssueWorkflow:
         self.calls = Activities(lambda: self.progress.status.stage)
         self.progress = Progress(input.issue, status, self.calls)
         self.gateway = ModelGateway(input.model, on_pause=self._budget_paused)
-        self._gate = ApprovalGate(input.settings, self.progress)
+        self._gate = ApprovalGate(
+            input.settings, self.progress, lambda: self.escalation.cancelled()
+        )
         self._run: carry.RunContext | None = None
         self._loop = LoopState()
         self.escalation = Escalation(self.progress)

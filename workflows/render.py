@@ -115,11 +115,15 @@ def task_escalation_help(issue: IssueRef) -> str:
     )
 
 
-def plan_markdown(plan: Plan) -> str:
+def plan_markdown(plan: Plan, done: dict[str, str] | None = None) -> str:
+    """``done``: task id -> its state; completed tasks are ticked, skipped ones say so."""
     lines = [plan.summary, ""]
     for task in plan.in_dependency_order():
         deps = f" (after {', '.join(task.depends_on)})" if task.depends_on else ""
-        lines.append(f"- [ ] **{task.id}** — {task.title}{deps}")
+        state = (done or {}).get(task.id)
+        box = "[x]" if done is not None and state in (None, "completed") else "[ ]"
+        skipped = " (skipped)" if state == "skipped" else ""
+        lines.append(f"- {box} **{task.id}** — {task.title}{deps}{skipped}")
         lines.append(f"  {task.description}")
         if task.files:
             lines.append(f"  Files: {', '.join(f'`{f}`' for f in task.files)}")
@@ -196,7 +200,7 @@ def pull_request_body(
             f"Fixes #{issue.number}",
             "",
             "## Plan",
-            plan_markdown(plan).replace("- [ ]", "- [x]"),
+            plan_markdown(plan, {t: p.state for t, p in status.tasks.items()}),
             "",
             "## Tests",
             f"`{tests}` in {test_run.duration_seconds:.1f}s "

@@ -151,11 +151,13 @@ async def test_skipping_a_failed_task_lets_its_dependents_proceed(
         await handle.signal(IssueWorkflow.skip_task, SkipTaskRequest(task_id="a"))
         result = await handle.result()
     assert result.outcome == "pr_opened"
-    assert {t: p.state for t, p in result.status.tasks.items()} in (
-        {"a": "skipped", "b": "skipped"},
-        {"a": "skipped", "b": "completed"},
-    )
+    states = {t: p.state for t, p in result.status.tasks.items()}
+    assert states in ({"a": "skipped", "b": "skipped"}, {"a": "skipped", "b": "completed"})
     assert "needs-human" not in world.labels
+    # The PR does not tick what was skipped.
+    body = world.pulls[0].body
+    assert "- [ ] **a** — Task a (skipped)" in body
+    assert ("- [x] **b**" in body) == (states["b"] == "completed")
 
 
 async def test_cancel_signal_while_waiting_ends_the_run_as_cancelled(
