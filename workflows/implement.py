@@ -34,7 +34,7 @@ from domain.workspace import EnvironmentRef, WorkspaceRef, WorkspaceState
 from workflows import options
 from workflows.calls import Activities
 from workflows.dag import DagScheduler, effort_weight
-from workflows.errors import RunCancelled, permanent_message
+from workflows.errors import RunCancelled, innermost, permanent_message
 from workflows.escalation import Escalation
 from workflows.issue_changes import IssueChanges
 from workflows.model_gateway import ModelGateway
@@ -244,10 +244,8 @@ class TaskRunner:
                     conflicts = merged.conflicts
                 feedback = f"The tests fail with that resolution:\n{merged.test_output}"
         except ActivityError as err:
-            message = permanent_message(err)
-            if message is None:
-                raise
-            return message
+            # Refused, or its retries spent: the task fails and the run asks a person.
+            return permanent_message(err) or f"integrating failed: {innermost(err)}"
         return (
             f"merging into {self._workspace.branch} conflicts in {', '.join(sorted(conflicts))}; "
             f"{self._settings.max_conflict_attempts} resolution(s) did not pass the tests"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from domain import names
 from domain.budget import BudgetPause, BudgetRaise
@@ -33,7 +33,7 @@ from workflows import carry, options, render
 from workflows.agent import AGENT_LOOP
 from workflows.approval import ApprovalGate
 from workflows.calls import Activities
-from workflows.errors import RunCancelled, StageFailed, permanent_message
+from workflows.errors import RunCancelled, StageFailed, innermost, permanent_message
 from workflows.escalation import Escalation
 from workflows.implement import TaskRunner
 from workflows.intake import Intake, read_issue
@@ -96,13 +96,14 @@ class IssueWorkflow:
             self.progress.status.waiting_for = None
             await self.progress.labels(remove=[names.LABEL_NEEDS_HUMAN])
             return await self.progress.conclude("cancelled", [names.LABEL_IN_PROGRESS])
-        except (StageFailed, ActivityError) as failure:
+        except (StageFailed, FailureError) as failure:
+            # However it failed, the issue says so before the run ends.
             stage, message = self._failure(failure)
             await self.progress.fail(stage, message)
             raise ApplicationError(f"stage {stage} failed: {message}", non_retryable=True) from None
         except asyncio.CancelledError:
             self.progress.status.waiting_for = None
-            await self.progress.conclude("cancelled", [names.LABEL_IN_PROGRESS])
+            await self.progress.conclude("cancelled", [names.LABEL_IN_PROGRESS], best_effort=True)
             raise
 
     # ----- stages ----------------------------------------------------------------------------
@@ -240,23 +241,33 @@ class IssueWorkflow:
     # ----- building blocks -------------------------------------------------------------------
 
     async def _run_tests(self) -> TestRun:
+        """A test run; one that cannot finish (its retries spent on dead workers) asks a
+        person, and a resume runs it again."""
         self.progress.bump("verify")
         repo = self.input.repo_settings
-        return await self.calls.run(
-            names.RUN_TESTS,
-            RunTestsInput(
-                workspace=self._context().workspace,
-                command=repo.test_command,
-                timeout_seconds=repo.test_timeout_seconds,
-                environment=self.environment,
-            ),
-            TestRun,
-            prefix="verify",
-            call=options.TEST_RUN.with_budget(
-                repo.test_timeout_seconds, repo.setup_timeout_seconds
-            ),
-            summary="run the repository's tests",
-        )
+        while True:
+            try:
+                return await self.calls.run(
+                    names.RUN_TESTS,
+                    RunTestsInput(
+                        workspace=self._context().workspace,
+                        command=repo.test_command,
+                        timeout_seconds=repo.test_timeout_seconds,
+                        environment=self.environment,
+                    ),
+                    TestRun,
+                    prefix="verify",
+                    call=options.TEST_RUN.with_budget(
+                        repo.test_timeout_seconds, repo.setup_timeout_seconds
+                    ),
+                    summary="run the repository's tests",
+                )
+            except ActivityError as err:
+                if permanent_message(err) is not None:
+                    raise
+                await self.escalation.ask(
+                    "The test run could not finish; resume to run it again.", innermost(err)
+                )
 
     @property
     def environment(self) -> EnvironmentRef | None:
@@ -269,13 +280,15 @@ class IssueWorkflow:
         assert self._run is not None, "the run context is set once the plan is approved"
         return self._run
 
-    def _failure(self, failure: StageFailed | ActivityError) -> tuple[str, str]:
+    def _failure(self, failure: StageFailed | FailureError) -> tuple[str, str]:
         if isinstance(failure, StageFailed):
             return failure.stage, failure.message
-        message = permanent_message(failure)
-        if message is None:
-            raise failure  # retries ran out on a transient error: Temporal shows the failure
-        return self.progress.status.stage, message
+        if isinstance(failure, ActivityError):
+            message = permanent_message(failure)
+            if message is not None:
+                return self.progress.status.stage, message
+            return self.progress.status.stage, f"retries ran out: {innermost(failure)}"
+        return self.progress.status.stage, innermost(failure)
 
     async def _budget_paused(self, pause: BudgetPause | None) -> None:
         if pause is not None:

@@ -129,6 +129,10 @@ GIT = CallOptions(
 )
 
 
+# Long calls outlive a few worker crashes (each noticed by its heartbeat); spent, they ask a person.
+LONG_CALL_ATTEMPTS = 5
+
+
 def _test_run(heartbeat_seconds: int, first_retry_seconds: int) -> CallOptions:
     """Test runs heartbeat; ``with_budget`` sets start-to-close from the repository's timeout."""
     return CallOptions(
@@ -136,7 +140,7 @@ def _test_run(heartbeat_seconds: int, first_retry_seconds: int) -> CallOptions:
         heartbeat=timedelta(seconds=heartbeat_seconds),
         retry=RetryPolicy(
             initial_interval=timedelta(seconds=first_retry_seconds),
-            maximum_attempts=3,
+            maximum_attempts=LONG_CALL_ATTEMPTS,
             non_retryable_error_types=PERMANENT_ERRORS,
         ),
     )

@@ -30,6 +30,7 @@ LABELS = [
     LabelSpec(name=names.LABEL_PR_OPEN, color="0e8a16", description="Autopilot opened a PR"),
     LabelSpec(name=names.LABEL_FAILED, color="b60205", description="Autopilot stopped"),
 ]
+RUNS_ENDED = "autopilot_runs_ended"
 EXPIRED_COMMENT = "⌛ No decision on the plan in time; this run has ended as *expired*."
 
 
@@ -103,18 +104,28 @@ class Progress:
 
     # ----- endings ---------------------------------------------------------------------------
 
-    async def conclude(self, outcome: Outcome, remove: list[str] | None = None) -> IssueResult:
+    async def conclude(
+        self, outcome: Outcome, remove: list[str] | None = None, *, best_effort: bool = False
+    ) -> IssueResult:
+        """``best_effort``: the run ends anyway (cancelled), so a forge that refuses the last
+        words is logged instead of hiding why the run ended."""
         self.end_stage()
         self.status.outcome = outcome
         self.status.stage = "done"
         workflow.upsert_search_attributes(
             [names.SA_STAGE.value_set("done"), names.SA_OUTCOME.value_set(outcome)]
         )
-        if remove:
-            await self.labels(remove=remove)
-        if outcome == "expired":
-            await self.comment("expired", EXPIRED_COMMENT)
-        await self.report()
+        _count_ending(self.issue, outcome)
+        try:
+            if remove:
+                await self.labels(remove=remove)
+            if outcome == "expired":
+                await self.comment("expired", EXPIRED_COMMENT)
+            await self.report()
+        except ActivityError as err:
+            if not best_effort:
+                raise
+            workflow.logger.warning("could not report the ending on the issue: %s", err.cause)
         return IssueResult(outcome=outcome, pr_url=self.status.pr_url, status=self.status)
 
     async def fail(self, stage: str, message: str) -> None:
@@ -123,13 +134,20 @@ class Progress:
         self.status.outcome = "failed"
         self.status.waiting_for = None
         workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("failed")])
+        _count_ending(self.issue, "failed")
         try:
             await self.comment(f"failed:{stage}", render.failure_comment(stage, message))
             await self.labels(add=[names.LABEL_FAILED], remove=[names.LABEL_IN_PROGRESS])
             await self.report()
         except ActivityError as err:
-            # E.g. an archived repository refuses the comment too: the run's own failure
-            # (and the Web UI) must still say what went wrong first.
-            if permanent_message(err) is None:
-                raise
+            # E.g. an archived repository refuses the comment too, or the forge stays down:
+            # the run's own failure (and the Web UI) must still say what went wrong first.
             workflow.logger.warning("could not report the failure on the issue: %s", err.cause)
+
+
+def _count_ending(issue: IssueRef, outcome: str) -> None:
+    """``autopilot_runs_ended``: through the SDK's workflow meter, so replays do not count twice."""
+    counter = workflow.metric_meter().create_counter(
+        RUNS_ENDED, "Issue runs that ended, by outcome and repository"
+    )
+    counter.add(1, {"outcome": outcome, "repo": issue.repo.full_name})

@@ -28,6 +28,7 @@ class FakeForge:
     """One open issue in ``o/r``; records labels, comments (by marker) and opened PRs."""
 
     archived: bool = False
+    forge_down_for_pulls: bool = False  # opening the PR fails as a 503 would, every time
     comments: dict[str, str] = field(default_factory=dict)
     comment_writes: list[str] = field(default_factory=list)
     comment_creations: list[str] = field(default_factory=list)  # markers, when first posted
@@ -91,5 +92,7 @@ class FakeForge:
 
     @activity.defn(name=names.OPEN_PULL_REQUEST)
     async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:
+        if self.forge_down_for_pulls:
+            raise ApplicationError("Gitea POST /pulls: 503", type=names.ERR_FORGE_UNAVAILABLE)
         self.pulls.append(input)
         return PullRequestInfo(number=7, html_url="http://forge.test/o/r/pulls/7", state="open")

@@ -49,6 +49,7 @@ class FakeWorkspace:
     lines_by_branch: dict[str, int] = field(default_factory=dict)
     failing_branches: set[str] = field(default_factory=set)
     sandbox_missing: bool = False
+    test_run_crashes: int = 0  # test runs that die as a killed worker's would (retryable)
     environments: list[EnvironmentRef] = field(default_factory=list)
     test_environments: list[EnvironmentRef | None] = field(default_factory=list)
 
@@ -124,6 +125,9 @@ class FakeWorkspace:
 
     @activity.defn(name=names.RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> TestRun:
+        if self.test_run_crashes > 0:
+            self.test_run_crashes -= 1
+            raise ApplicationError("worker lost", type="WorkerLost")
         passed = self.test_results[min(self.test_runs, len(self.test_results) - 1)]
         if any(input.workspace.branch.endswith(b) for b in self.failing_branches):
             passed = False
