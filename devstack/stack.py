@@ -21,7 +21,8 @@ from devstack.processes import BackgroundProcess
 from devstack.temporal_server import DevServer
 
 STATE_DIR = Path(".autopilot")
-DEMO_SCENARIO = Path(__file__).parent / "demo" / "scenario.yaml"
+# The demo for the implementer's loop (tool-calling trajectories, patch ``agent-loop``).
+DEMO_SCENARIO = Path(__file__).parent / "demo" / "scenario_agent.yaml"
 FORGE_ADMIN = "autopilot"
 
 

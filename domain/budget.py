@@ -8,8 +8,9 @@ So a budget is never exceeded by more than the one call in flight when it ran ou
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -19,9 +20,15 @@ from domain.usage import TokenUsage
 # The global ledger: one long-running workflow with a well-known id, spoken to by activities.
 
 WINDOW = timedelta(hours=1)
-# While the global budget is used up, a paused run looks at the ledger again this often
-# (someone may have raised the limit; the ledger cannot wake runs in other workflows).
+# While the global budget is used up, a paused run looks at the ledger again this often. A raise
+# wakes it sooner: the ledger signals the runs it refused (``BUDGET_AVAILABLE_SIGNAL``).
 DEFAULT_GLOBAL_RECHECK_SECONDS = 300.0
+# The signal the ledger sends a run it refused when the limit goes up; the gateway handles it.
+BUDGET_AVAILABLE_SIGNAL = "budget_available"
+# The key, in the details of a failed model activity's ApplicationError, of what it paid for.
+USAGE_DETAIL = "usage"
+# The key, in the details of a failed TaskWorkflow's ApplicationError, of its gateway's books.
+GATEWAY_DETAIL = "gateway"
 # A reservation never settled (its run died) stops holding budget after this long.
 RESERVATION_TTL = timedelta(hours=1)
 
@@ -38,6 +45,16 @@ def may_spend(limit: float | None, spent: float, reserved: float, amount: float)
 
 def hour_window(now: datetime) -> datetime:
     return now.replace(minute=0, second=0, microsecond=0)
+
+
+def failed_call_usage(error: BaseException | None) -> TokenUsage | None:
+    """What a failed model call was paid for, when its ApplicationError's details say so (an
+    answer still invalid after the re-asks, a provider error during a re-ask); else None."""
+    details: Sequence[Any] = getattr(error, "details", None) or ()
+    first = details[0] if details else None
+    if isinstance(first, dict) and isinstance(first.get(USAGE_DETAIL), dict):
+        return TokenUsage.model_validate(first[USAGE_DETAIL])
+    return None
 
 
 class BudgetLimits(BaseModel):
@@ -85,10 +102,15 @@ class BudgetPause(BaseModel):
         )
         if self.scope == "global":
             when = f" at {self.retry_at:%H:%M} UTC" if self.retry_at else ""
-            return text + f" The run continues when the hourly budget renews{when} or is raised."
+            return text + (
+                f" The run continues when the hourly budget renews{when} or is raised "
+                "(`budget.global_usd_per_hour` in the workers' configuration, or the budget "
+                "ledger's `raise_limit` Update)."
+            )
+        flag, field = f"--{self.scope}-usd", f"{self.scope}_usd"
         return text + (
-            " Raise it (`python -m starters.steer --repo … --issue … raise-budget --issue-usd …`,"
-            " or the `raise_budget` Update), or cancel the run."
+            f" Raise it (`python -m starters.steer --repo … --issue … raise-budget {flag} …`,"
+            f" or the `raise_budget` Update with `{field}`), or cancel the run."
         )
 
 
@@ -97,7 +119,15 @@ class ReserveRequest(BaseModel):
     holder: str = Field(min_length=1, description="The workflow id reserving")
     amount_usd: float = Field(ge=0)
     limit_usd_per_hour: float | None = Field(
-        default=None, gt=0, description="The configured limit, used when the ledger starts"
+        default=None,
+        gt=0,
+        description="The configured limit: the ledger starts with it, and follows it when the "
+        "configuration changes (see ``configured_at``)",
+    )
+    configured_at: datetime | None = Field(
+        default=None,
+        description="When the worker sending the request loaded its configuration; the ledger "
+        "follows the latest one. None (requests of older workers): the limit only starts it",
     )
 
 
@@ -136,6 +166,13 @@ class LedgerState(BaseModel):
     settled: list[str] = Field(default_factory=list, description="Recent ids, for idempotency")
     granted_calls: int = 0
     refused_calls: int = 0
+    configured_usd_per_hour: float | None = Field(
+        default=None, description="The latest configured limit seen (a raise may be above it)"
+    )
+    configured_at: datetime | None = None
+    waiting: dict[str, datetime] = Field(
+        default_factory=dict, description="Holders refused since their last grant: woken on a raise"
+    )
 
     @property
     def reserved_usd(self) -> float:
@@ -187,24 +224,21 @@ class ModelGatewayStatus(BaseModel):
         self.total = self.total + child.total
 
     def markdown(self) -> str:
-        """A table for the progress comment and the PR body."""
-        lines = [
-            "| stage / task | tier | calls (cached) | tokens in / out | cost |",
-            "|---|---|---:|---:|---:|",
-        ]
-        rows = [(f"stage {k}", v) for k, v in self.usage_by_stage.items()]
-        rows += [(f"task {k}", v) for k, v in self.usage_by_task.items()]
-        for name, u in rows:
-            tier = self.tiers.get(name.split(" ", 1)[1], "")
-            lines.append(
-                f"| {name} | {tier} | {u.calls} ({u.cached_calls}) | "
-                f"{u.input_tokens} / {u.output_tokens} | ${u.cost_usd:.4f} |"
-            )
+        """Tables for the progress comment and the PR body: each call once, by stage, so the
+        rows add up to the total; below, the same calls of plan tasks, by task."""
+        lines = [*_usage_table("stage", self.usage_by_stage, self.tiers)]
         t = self.total
         lines.append(
             f"| **total** | | {t.calls} ({t.cached_calls}) | {t.input_tokens} / "
             f"{t.output_tokens} | **${t.cost_usd:.4f}** |"
         )
+        if self.usage_by_task:
+            lines += [
+                "",
+                "By plan task (a breakdown of the calls above, already in the total):",
+                "",
+                *_usage_table("task", self.usage_by_task, self.tiers),
+            ]
         for f in self.failovers:
             lines.append(
                 f"\n⚠️ {f.stage}{f' (task {f.task_id})' if f.task_id else ''}: moved from "
@@ -213,6 +247,19 @@ class ModelGatewayStatus(BaseModel):
         if self.paused is not None:
             lines.append("\n" + self.paused.message())
         return "\n".join(lines)
+
+
+def _usage_table(key: str, usage: dict[str, TokenUsage], tiers: dict[str, str]) -> list[str]:
+    lines = [
+        f"| {key} | tier | calls (cached) | tokens in / out | cost |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, u in usage.items():
+        lines.append(
+            f"| {name} | {tiers.get(name, '')} | {u.calls} ({u.cached_calls}) | "
+            f"{u.input_tokens} / {u.output_tokens} | ${u.cost_usd:.4f} |"
+        )
+    return lines
 
 
 class GatewayState(BaseModel):
@@ -225,3 +272,12 @@ class GatewayState(BaseModel):
     task_spent_usd: dict[str, float] = Field(default_factory=dict)
     task_reserved_usd: dict[str, float] = Field(default_factory=dict)
     raises: int = 0
+
+
+def failed_task_books(error: BaseException | None) -> GatewayState | None:
+    """A failed child task's model usage and spending, when its error's details carry them."""
+    details: Sequence[Any] = getattr(error, "details", None) or ()
+    first = details[0] if details else None
+    if isinstance(first, dict) and isinstance(first.get(GATEWAY_DETAIL), dict):
+        return GatewayState.model_validate(first[GATEWAY_DETAIL])
+    return None

@@ -1,5 +1,9 @@
 """Approve or reject the plan an issue's run is waiting on (the ``approve`` Update).
 
+The Update's validator answers every refusal (not an approver, no plan waiting, a rejection
+without feedback, another plan version) with its reason: printed in one line, status 2. The
+``decide`` signal, which drops such decisions silently, is never used here.
+
 python -m starters.approve --repo owner/name --issue 42 --approve --as alice
 python -m starters.approve --repo owner/name --issue 42 --reject "split task 2" --as alice
 """
@@ -10,12 +14,20 @@ import argparse
 import getpass
 from pathlib import Path
 
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config.settings import load_config
+from domain.issue import IssueRef
 from domain.run import ApprovalDecision
-from starters.common import StarterError, connect, issue_ref, run_main
+from starters.common import (
+    StarterError,
+    connect,
+    finished_line,
+    issue_ref,
+    latest_run,
+    run_main,
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -54,10 +66,21 @@ async def decide(args: argparse.Namespace) -> int:
         raise StarterError(f"decision refused: {reason}") from None
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
-            raise StarterError(f"no run for issue #{issue.number} in {args.repo}") from None
+            raise StarterError(await _no_gate(client, issue)) from None
         raise StarterError(f"decision not delivered: {err.message}") from None
     print(answer)
     return 0
+
+
+async def _no_gate(client: Client, issue: IssueRef) -> str:
+    """Why no run took the decision: it has finished, or there is none."""
+    try:
+        previous = await latest_run(client, issue.workflow_id)
+    except RPCError:
+        previous = None
+    if previous is not None and previous.status != WorkflowExecutionStatus.RUNNING:
+        return f"decision refused: {finished_line(issue, previous)}"
+    return f"no run for issue #{issue.number} in {issue.repo.full_name}"
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ async def start(args: argparse.Namespace) -> int:
     config = load_config(path=args.config)
     trigger = issue_ref(config, args.repo, args.issue)
     cross_repo_input(config, args.workflow, trigger)  # a bad name fails before any network call
-    title = await check_issue(config, trigger, config.forge_token())
+    title = (await check_issue(config, trigger, config.forge_token())).title
     client = await connect(config)
     run = await start_cross_repo_run(client, config, args.workflow, trigger)
     verb = "started" if run.started else "already running"

@@ -1,5 +1,7 @@
 """Resume a run that asked for a human (label ``needs-human``), optionally with guidance.
 
+A run that is not waiting for ``resume`` (or has finished) is refused in one line, status 2.
+
 python -m starters.resume --repo owner/name --issue 42 --guidance "use Decimal"
 """
 
@@ -13,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from config.settings import load_config
 from domain.run import ResumeRequest
-from starters.common import StarterError, connect, issue_ref, run_main
+from starters.common import StarterError, connect, issue_ref, resume_run, run_main
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,9 +32,9 @@ async def resume(args: argparse.Namespace) -> int:
     config = load_config(path=args.config)
     issue = issue_ref(config, args.repo, args.issue)
     client = await connect(config)
-    handle = client.get_workflow_handle(issue.workflow_id)
     try:
-        await handle.signal("resume", ResumeRequest(by=args.by, guidance=args.guidance))
+        # The workflow drops a resume it is not waiting for: refuse here, saying why.
+        await resume_run(client, issue, ResumeRequest(by=args.by, guidance=args.guidance))
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             raise StarterError(f"no running run for issue #{issue.number} in {args.repo}") from None

@@ -167,8 +167,8 @@ class TaskRunner:
         try:
             result = child.result()
         except ChildWorkflowError as err:
-            # What a failed task spent is unknown here: count its whole allowance.
-            gateway.task_finished(task_id, allowance, None, assumed_spent=allowance)
+            # What a failed task spent, from its error; unknown (an older task): its allowance.
+            gateway.task_failed(task_id, allowance, err.cause)
             self._fail(task_id, getattr(err.cause, "message", None) or str(err))
             return
         gateway.task_finished(task_id, allowance, result.model)

@@ -5,15 +5,29 @@ reserve an estimate before each model call and settle the actual cost after it, 
 Updates, which Temporal applies one at a time: two runs racing for the last dollars cannot
 both get them. The window is the current hour of workflow time; history is bounded by
 continue-as-new after a number of operations.
+
+The limit follows the configuration: every reservation carries the limit of the worker that
+sends it and when that worker loaded its configuration, and the latest configuration wins (an
+older worker's, during a rolling deploy, does not undo it). A changed configured value replaces
+the limit, also one raised by the ``raise_limit`` Update; an unchanged one leaves such a raise
+alone. A lowered limit applies from the next reservation: calls already granted finish and are
+settled, and runs are refused (they pause) until the hour's spending fits under it, usually
+at the next hour. A higher limit, from the Update or the configuration, signals every run
+refused since its last grant (``BUDGET_AVAILABLE_SIGNAL``), so it asks again at once instead of
+at its next recheck. (Behind the ``WAKE_ON_RAISE`` patch: a ledger run that raised its limit
+under older code keeps to the rechecks until it continues as new.)
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from temporalio import workflow
+from temporalio.exceptions import FailureError
 
 from domain.budget import (
+    BUDGET_AVAILABLE_SIGNAL,
     RESERVATION_TTL,
     WINDOW,
     LedgerInput,
@@ -35,6 +49,9 @@ from domain.names import (
 )
 
 MAX_SETTLED_IDS = 500  # settle is idempotent for the most recent ids
+MAX_WAITING = 500  # runs remembered as refused, to wake on a raise (the oldest are dropped)
+# Runs recorded before it were never signalled on a raise; they looked again on a timer.
+WAKE_ON_RAISE = "ledger-wakes-refused-runs"
 
 
 @workflow.defn(name=LEDGER_WORKFLOW)
@@ -43,6 +60,7 @@ class BudgetLedgerWorkflow:
     def __init__(self, input: LedgerInput) -> None:
         self._state = input.state.model_copy(deep=True)
         self._operations = 0
+        self._signalling: set[asyncio.Task[None]] = set()
 
     @workflow.run
     async def run(self, input: LedgerInput) -> None:
@@ -52,7 +70,9 @@ class BudgetLedgerWorkflow:
                 or workflow.info().is_continue_as_new_suggested()
             )
         )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._signalling
+        )
         workflow.continue_as_new(
             LedgerInput(state=self._state, max_operations_per_run=input.max_operations_per_run)
         )
@@ -61,6 +81,7 @@ class BudgetLedgerWorkflow:
     def reserve(self, request: ReserveRequest) -> ReserveGrant:
         self._operations += 1
         now = self._roll(workflow.now())
+        self._follow_configuration(request)
         state = self._state
         if request.reservation_id in state.reservations:  # a retried activity: same answer
             return self._grant(True, request.reservation_id, None)
@@ -68,10 +89,15 @@ class BudgetLedgerWorkflow:
             state.limit_usd_per_hour, state.spent_usd, state.reserved_usd, request.amount_usd
         ):
             state.refused_calls += 1
+            state.waiting.pop(request.holder, None)  # re-inserted: the newest last
+            state.waiting[request.holder] = now
+            if len(state.waiting) > MAX_WAITING:
+                state.waiting.pop(next(iter(state.waiting)))
             return self._grant(False, request.reservation_id, self._next_window())
         state.reservations[request.reservation_id] = Reservation(
             holder=request.holder, amount_usd=request.amount_usd, reserved_at=now
         )
+        state.waiting.pop(request.holder, None)
         state.granted_calls += 1
         return self._grant(True, request.reservation_id, None)
 
@@ -91,15 +117,44 @@ class BudgetLedgerWorkflow:
     def raise_limit(self, request: RaiseLimitRequest) -> LedgerState:
         self._operations += 1
         self._roll(workflow.now())
-        workflow.logger.info(
-            "global budget set to %.4f USD/hour by %s", request.limit_usd_per_hour, request.by
-        )
-        self._state.limit_usd_per_hour = request.limit_usd_per_hour
+        self._set_limit(request.limit_usd_per_hour, f"by {request.by}")
         return self._state
 
     @workflow.query(name=LEDGER_SNAPSHOT)
     def snapshot(self) -> LedgerState:
         return self._state
+
+    def _follow_configuration(self, request: ReserveRequest) -> None:
+        """The latest configuration wins; a changed configured limit replaces the limit."""
+        limit, at, state = request.limit_usd_per_hour, request.configured_at, self._state
+        if limit is None or at is None:
+            return  # an older worker: its limit only started the ledger
+        if state.configured_at is not None and at <= state.configured_at:
+            return  # the same configuration again, or an older one
+        changed = limit != state.configured_usd_per_hour
+        state.configured_usd_per_hour, state.configured_at = limit, at
+        if changed:
+            self._set_limit(limit, f"by the configuration loaded at {at:%Y-%m-%d %H:%M:%S}")
+
+    def _set_limit(self, limit: float, how: str) -> None:
+        """Apply a new limit; a higher one wakes the runs refused since their last grant."""
+        state = self._state
+        raised = limit > state.limit_usd_per_hour
+        if limit != state.limit_usd_per_hour:
+            workflow.logger.info("global budget set to %.4f USD/hour %s", limit, how)
+        state.limit_usd_per_hour = limit
+        if raised and state.waiting and workflow.patched(WAKE_ON_RAISE):
+            for holder in state.waiting:
+                task = asyncio.create_task(self._wake(holder))
+                self._signalling.add(task)
+                task.add_done_callback(self._signalling.discard)
+            state.waiting = {}
+
+    async def _wake(self, holder: str) -> None:
+        try:
+            await workflow.get_external_workflow_handle(holder).signal(BUDGET_AVAILABLE_SIGNAL)
+        except FailureError as err:  # finished meanwhile: nothing to wake
+            workflow.logger.info("could not wake %s: %s", holder, err)
 
     def _roll(self, now: datetime) -> datetime:
         """Start a new window at the hour; drop reservations whose runs never settled."""

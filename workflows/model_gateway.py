@@ -12,49 +12,42 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as ActivityTimeout
+from temporalio.exceptions import ActivityError
 
 from domain import names
 from domain.budget import (
-    DEFAULT_GLOBAL_RECHECK_SECONDS,
+    BUDGET_AVAILABLE_SIGNAL,
     BudgetLimits,
     BudgetPause,
     BudgetRaise,
-    Failover,
     GatewayState,
     ModelGatewayStatus,
     ModelRunSettings,
     ReserveGrant,
     ReserveRequest,
     SettleRequest,
+    failed_task_books,
     may_spend,
 )
 from domain.plan import PlanTask
-from domain.tiers import Tier, estimate_call_usd
+from domain.tiers import estimate_call_usd
 from domain.usage import TokenUsage
 from workflows import options
+from workflows.model_failover import Bill, with_failover
 
-# Causes that move a call to the backup provider: the primary is down, not the request bad.
-FAILOVER_ERRORS = frozenset({names.ERR_PROVIDER_UNAVAILABLE, names.ERR_MODEL_UNAVAILABLE})
 DEFAULT_MAX_OUTPUT_TOKENS = 4096
 UNTIERED_OUTPUT_CAP = 32_768
-# The default of ``ModelRunSettings.global_recheck_seconds``.
-GLOBAL_RECHECK = timedelta(seconds=DEFAULT_GLOBAL_RECHECK_SECONDS)
-
-
-class ModelOutput(Protocol):
-    usage: TokenUsage
-    provider: str
 
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 PauseHook = Callable[[BudgetPause | None], Awaitable[None]]
+# Whether the pause in force would still hold under these limits (None: it would lift).
+StillBlocked = Callable[[BudgetLimits], BudgetPause | None]
 
 
 class ModelGateway:
@@ -74,6 +67,10 @@ class ModelGateway:
         self._task_reserved: dict[str, float] = {}
         self._raises = 0
         self._sequence = 0
+        self._wakes = 0  # budget_available signals from the ledger
+        self._still_blocked: StillBlocked | None = None
+        if settings is not None and settings.budget.global_usd_per_hour is not None:
+            workflow.set_signal_handler(BUDGET_AVAILABLE_SIGNAL, self._budget_available)
 
     # ----- continue-as-new -------------------------------------------------------------------
 
@@ -119,25 +116,20 @@ class ModelGateway:
         task_id = task.id if task is not None else None
         await self._reserve_local(estimate, task_id)
         reservation = await self._reserve_global(estimate)
-        actual = 0.0
+        bill = Bill(self.status, stage, task_id, tier)
         try:
-            output = await self._with_failover(activity, input, output_type, stage, task_id, tier)
-            usage = _usage_of(output)
-            actual = usage.cost_usd
-            self.status.add(stage, task_id, tier, usage)
+            output = await with_failover(self._settings.routing, activity, input, output_type, bill)
+            bill.add(_usage_of(output))
             return output
         except ActivityError as failed:
-            # An answer that stayed invalid was paid for; an unreachable provider was not.
-            cause = failed.cause
-            if not (isinstance(cause, ApplicationError) and cause.type in FAILOVER_ERRORS):
-                actual = estimate
+            bill.failed(failed, estimate)
             raise
         finally:
-            self._settle_local(estimate, actual, task_id)
+            self._settle_local(estimate, bill.cost, task_id)
             if reservation is not None:
                 await _execute(
                     names.BUDGET_SETTLE,
-                    SettleRequest(reservation_id=reservation, actual_usd=actual),
+                    SettleRequest(reservation_id=reservation, actual_usd=bill.cost),
                     type(None),
                     options.LEDGER,
                 )
@@ -168,17 +160,12 @@ class ModelGateway:
         in flight. Waits, paused, while the issue budget is used up."""
         if self._limits is None:
             return None
-        while True:
-            limits = self._limits
-            if limits.issue_usd is None:
-                return limits.task_usd
-            left = round(limits.issue_usd - self._issue_spent - self._issue_reserved, 6)
-            if left > 0:
-                break
-            pause = BudgetPause(
-                scope="issue", limit_usd=limits.issue_usd, spent_usd=self._issue_spent
-            )
-            await self._pause(pause, timeout=None)
+        while (pause := self._allowance_block(self._limits)) is not None:
+            await self._pause(pause, timeout=None, still_blocked=self._allowance_block)
+        limits = self._limits
+        if limits.issue_usd is None:
+            return limits.task_usd
+        left = round(limits.issue_usd - self._issue_spent - self._issue_reserved, 6)
         allowance = left if limits.task_usd is None else min(left, limits.task_usd)
         self._issue_reserved += allowance
         self._task_reserved[task_id] = self._task_reserved.get(task_id, 0.0) + allowance
@@ -197,12 +184,32 @@ class ModelGateway:
         if child is not None:
             self.status.merge(child)
 
+    def task_failed(
+        self, task_id: str, allowance: float | None, error: BaseException | None
+    ) -> None:
+        """Release a failed child's allowance: what it spent and its calls when its error
+        carries its books, else the whole allowance counted as spent."""
+        books = failed_task_books(error)
+        if books is None:
+            self.task_finished(task_id, allowance, None, assumed_spent=allowance)
+            return
+        self._settle_local(allowance or 0.0, books.issue_spent_usd, task_id)
+        self.status.merge(books.status)
+
     # ----- human handlers (the workflow's Update delegates here) ------------------------------
 
     def check_raise(self, request: BudgetRaise) -> None:
-        """Validator: only a paused run's budget is raised, and only upwards."""
-        if self.status.paused is None or self._limits is None:
+        """Validator: only a raise that lifts the pause in force is accepted, so the answer
+        "continuing" is true; a refusal says what would lift it."""
+        pause, still_blocked = self.status.paused, self._still_blocked
+        if pause is None or self._limits is None:
             raise ValueError("the run is not paused for budget")
+        if pause.scope == "global" or still_blocked is None:
+            raise ValueError(
+                "the run waits for the global hourly budget, which raise_budget does not "
+                "change: raise `budget.global_usd_per_hour` in the workers' configuration or "
+                "with the budget ledger's `raise_limit` Update"
+            )
         if request.task_usd is None and request.issue_usd is None:
             raise ValueError("give task_usd or issue_usd")
         for new, old in (
@@ -211,22 +218,40 @@ class ModelGateway:
         ):
             if new is not None and old is not None and new <= old:
                 raise ValueError(f"the new limit ${new} is not above the current ${old}")
+        still = still_blocked(_raised(self._limits, request))
+        if still is None:
+            return
+        where = f"task {still.task_id!r}" if still.scope == "task" else f"the {still.scope}"
+        flag = f"--{still.scope}-usd ({still.scope}_usd)"
+        if getattr(request, f"{still.scope}_usd") is None:
+            raise ValueError(
+                f"that does not lift the pause: the budget of {where} is used up; "
+                f"raise it with {flag}"
+            )
+        raise ValueError(
+            f"that does not lift the pause: ${still.limit_usd} would still not cover what "
+            f"{where} has spent (${still.spent_usd:.4f}) and holds for calls in flight; "
+            f"raise {flag} further"
+        )
 
     def raise_budget(self, request: BudgetRaise) -> str:
+        """The Update: the validator has checked that the raise lifts the pause."""
         assert self._limits is not None
-        if request.task_usd is not None:
-            self._limits.task_usd = request.task_usd
-        if request.issue_usd is not None:
-            self._limits.issue_usd = request.issue_usd
+        self._limits = _raised(self._limits, request)
         self._raises += 1
-        workflow.logger.info("model budget raised by %s", request.by)
-        return "budget raised; continuing"
+        raised = ", ".join(
+            f"{name} ${value}"
+            for name, value in (("task", request.task_usd), ("issue", request.issue_usd))
+            if value is not None
+        )
+        workflow.logger.info("model budget raised by %s: %s", request.by, raised)
+        return f"budget raised ({raised}); continuing"
 
     # ----- budgets ----------------------------------------------------------------------------
 
-    def _local_block(self, amount: float, task_id: str | None) -> BudgetPause | None:
-        assert self._limits is not None
-        limits = self._limits
+    def _local_block(
+        self, amount: float, task_id: str | None, limits: BudgetLimits
+    ) -> BudgetPause | None:
         if task_id is not None:
             spent = self._task_spent.get(task_id, 0.0)
             reserved = self._task_reserved.get(task_id, 0.0)
@@ -242,9 +267,22 @@ class ModelGateway:
             )
         return None
 
+    def _allowance_block(self, limits: BudgetLimits) -> BudgetPause | None:
+        """A child task needs something left of the issue budget."""
+        if limits.issue_usd is None:
+            return None
+        left = round(limits.issue_usd - self._issue_spent - self._issue_reserved, 6)
+        if left > 0:
+            return None
+        return BudgetPause(scope="issue", limit_usd=limits.issue_usd, spent_usd=self._issue_spent)
+
     async def _reserve_local(self, amount: float, task_id: str | None) -> None:
-        while (pause := self._local_block(amount, task_id)) is not None:
-            await self._pause(pause, timeout=None)
+        def blocked(limits: BudgetLimits) -> BudgetPause | None:
+            return self._local_block(amount, task_id, limits)
+
+        assert self._limits is not None
+        while (pause := blocked(self._limits)) is not None:
+            await self._pause(pause, timeout=None, still_blocked=blocked)
         self._issue_reserved += amount
         if task_id is not None:
             self._task_reserved[task_id] = self._task_reserved.get(task_id, 0.0) + amount
@@ -296,69 +334,44 @@ class ModelGateway:
         if self._on_pause is not None:
             await self._on_pause(None)
 
-    async def _pause(self, pause: BudgetPause, timeout: timedelta | None) -> None:
-        """Wait for a raise (or, for the global budget, the next look at the ledger)."""
-        raises = self._raises
+    def _budget_available(self) -> None:
+        """Signal from the ledger: its limit went up, a run it refused may ask again now."""
+        self._wakes += 1
+
+    async def _pause(
+        self,
+        pause: BudgetPause,
+        timeout: timedelta | None,
+        still_blocked: StillBlocked | None = None,
+    ) -> None:
+        """Wait for a raise of a run budget, or, for the global budget (``timeout`` set), for
+        the next look at the ledger: at ``timeout``, or sooner when the ledger signals."""
+        raises, wakes = self._raises, self._wakes
         # Announced once per pause: a re-look at the ledger only refreshes the numbers.
         before = self.status.paused
         announce = before is None or (before.scope, before.task_id) != (pause.scope, pause.task_id)
-        self.status.paused = pause
+        self.status.paused, self._still_blocked = pause, still_blocked
         if announce:
             workflow.logger.warning("model budget used up: %s", pause.message())
             if self._on_pause is not None:
                 await self._on_pause(pause)
+        woken = (lambda: self._wakes != wakes) if timeout is not None else (lambda: False)
         try:
-            await workflow.wait_condition(lambda: self._raises != raises, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._raises != raises or woken(), timeout=timeout
+            )
         except TimeoutError:
             return  # look at the ledger again; the pause stays announced until it clears
-        self.status.paused = None
+        if self._raises == raises:
+            return  # the ledger's limit went up: look again now
+        self.status.paused, self._still_blocked = None, None
         if self._on_pause is not None:
             await self._on_pause(None)
 
-    # ----- failover ---------------------------------------------------------------------------
 
-    async def _with_failover(
-        self,
-        activity: str,
-        input: In,
-        output_type: type[Out],
-        stage: str,
-        task_id: str | None,
-        tier: Tier,
-    ) -> Out:
-        assert self._settings is not None
-        spec = self._settings.routing.model_for(tier)
-        primary = input.model_copy(update={"tier": tier, "provider_role": "primary"})
-        try:
-            output = await _execute(activity, primary, output_type, options.MODEL_PRIMARY)
-        except ActivityError as failed:
-            cause = failed.cause
-            down = isinstance(cause, ActivityTimeout) or (
-                isinstance(cause, ApplicationError) and cause.type in FAILOVER_ERRORS
-            )
-            if not (down and spec.has_backup):
-                raise
-            why = str(cause.message if isinstance(cause, ApplicationError) else cause)
-            failover = Failover(
-                stage=stage,
-                task_id=task_id,
-                tier=tier,
-                from_provider=spec.provider,
-                to_provider=spec.backup_provider or "",
-                cause=why[:300],
-                at=workflow.now(),
-            )
-            self.status.failovers.append(failover)
-            workflow.logger.warning(
-                "model call of %s moved from %s to %s: %s",
-                stage,
-                failover.from_provider,
-                failover.to_provider,
-                failover.cause,
-            )
-            backup = input.model_copy(update={"tier": tier, "provider_role": "backup"})
-            output = await _execute(activity, backup, output_type, options.MODEL_BACKUP)
-        return output
+def _raised(limits: BudgetLimits, request: BudgetRaise) -> BudgetLimits:
+    update = {"task_usd": request.task_usd, "issue_usd": request.issue_usd}
+    return limits.model_copy(update={k: v for k, v in update.items() if v is not None})
 
 
 def _usage_of(output: Any) -> TokenUsage:

@@ -14,12 +14,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 from domain import names
 from domain.agent import ALL_TOOLS, AgentBrief, AgentPurpose, AgentState, AgentSummary
-from domain.budget import BudgetPause, BudgetRaise
+from domain.budget import GATEWAY_DETAIL, BudgetPause, BudgetRaise
 from domain.change import CommitInfo, TestRun
 from domain.model import EditPurpose
-from domain.task import TaskCarried, TaskResult, TaskWorkflowInput
+from domain.task import EnsureBranchInput, TaskCarried, TaskResult, TaskWorkflowInput
 from domain.usage import TokenUsage
-from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, RunTestsInput
+from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, RunTestsInput, WorkspaceState
 from workflows import options
 from workflows.agent import AGENT_LOOP, AgentLoop, Loop
 from workflows.calls import Activities
@@ -64,8 +64,13 @@ class TaskWorkflow:
                 if is_cancelled_exception(err):
                     raise  # the issue run was cancelled: this task is cancelled, not failed
                 message = getattr(err.cause, "message", None) or message
+            # The parent counts what this task's model calls cost from the details.
+            books = self._gateway.snapshot().model_dump(mode="json") if input.model else None
             raise ApplicationError(
-                f"task {input.task.id}: {message}", type=names.ERR_TASK_FAILED, non_retryable=True
+                f"task {input.task.id}: {message}",
+                *([{GATEWAY_DETAIL: books}] if books is not None else []),
+                type=names.ERR_TASK_FAILED,
+                non_retryable=True,
             ) from None
         return TaskResult(
             task_id=input.task.id,
@@ -84,6 +89,12 @@ class TaskWorkflow:
     async def _with_tools(self, input: TaskWorkflowInput) -> tuple[str, TestRun | None]:
         carried = input.carried
         outputs = list(carried.test_outputs) if carried else []
+        if carried is None:
+            # Publish the branch at the issue branch's tip now: turns that only read must not
+            # let it start later from a tip holding other tasks' work.
+            await self._calls.run(
+                names.ENSURE_BRANCH, EnsureBranchInput(workspace=input.workspace), WorkspaceState
+            )
         if carried is None or carried.purpose == "task":
             await self._loop("task", input.guidance, carried.state if carried else None)
             if not self._commits:

@@ -19,23 +19,22 @@ from activities.forge.gitea_models import (
     Comment,
     ContentsResponse,
     Issue,
-    Label,
     RepoCollaboratorPermission,
     Repository,
     ServerVersion,
     User,
 )
+from activities.forge.labels import LabelApi
 from activities.forge.operations import CLIENT_OPERATIONS
 from activities.forge.pagination import Params
 from activities.forge.pulls import IssueState, ListState, MergeStyle, PullRequestApi
 from activities.forge.session import DEFAULT_TIMEOUT
 from domain import names
-from domain.forge import LabelSpec
 
 __all__ = ["CLIENT_OPERATIONS", "DEFAULT_TIMEOUT", "GiteaClient", "ListState", "MergeStyle"]
 
 
-class GiteaClient(PullRequestApi):
+class GiteaClient(LabelApi, PullRequestApi):
     """Gitea REST client. ``base_url`` is the forge root, e.g. ``https://gitea.example.com``.
 
     ``lowercase_merge_fields`` sends ``do``/``merge_title_field``/... as the 1.27 spec spells
@@ -168,74 +167,6 @@ class GiteaClient(PullRequestApi):
         return await self._one(
             ops.EDIT_ISSUE, Issue, json=payload, owner=owner, repo=repo, index=index
         )
-
-    # -- labels ---------------------------------------------------------------------------
-
-    async def list_labels(self, owner: str, repo: str) -> list[Label]:
-        return await self._collect(ops.LIST_LABELS, Label, owner=owner, repo=repo)
-
-    async def create_label(
-        self, owner: str, repo: str, name: str, color: str, description: str = ""
-    ) -> Label:
-        payload = {"name": name, "color": color.lstrip("#"), "description": description}
-        return await self._one(ops.CREATE_LABEL, Label, json=payload, owner=owner, repo=repo)
-
-    async def ensure_labels(self, owner: str, repo: str, specs: Sequence[LabelSpec]) -> list[Label]:
-        """Create the labels that are missing (existing ones are left as they are).
-
-        Returns the repo labels named in ``specs``, in that order.
-        """
-        by_name = {label.name: label for label in await self.list_labels(owner, repo)}
-        for spec in specs:
-            if spec.name not in by_name:
-                by_name[spec.name] = await self.create_label(
-                    owner, repo, spec.name, spec.color, spec.description
-                )
-        return [by_name[spec.name] for spec in specs]
-
-    async def list_issue_labels(self, owner: str, repo: str, index: int) -> list[Label]:
-        return await self._many(ops.LIST_ISSUE_LABELS, Label, owner=owner, repo=repo, index=index)
-
-    async def add_labels_by_name(
-        self, owner: str, repo: str, index: int, label_names: Sequence[str]
-    ) -> list[Label]:
-        """Add labels to an issue by name, creating missing repo labels first.
-
-        Gitea silently drops names it cannot resolve, so the result is checked. Returns all of
-        the issue's labels after the change.
-        """
-        wanted = list(dict.fromkeys(label_names))
-        if not wanted:
-            return await self.list_issue_labels(owner, repo, index)
-        await self.ensure_labels(owner, repo, [LabelSpec(name=name) for name in wanted])
-        op = ops.ADD_ISSUE_LABELS
-        response = await self._send(
-            op, json={"labels": wanted}, owner=owner, repo=repo, index=index
-        )
-        current = self._parse_list(op, Label, self._get_json(op, response))
-        missing = set(wanted) - {label.name for label in current}
-        if missing:
-            raise GiteaError(
-                f"Gitea ignored labels {sorted(missing)} on {owner}/{repo}#{index}: "
-                "no label of that name exists in the repository",
-                type=names.ERR_NOT_FOUND,
-                non_retryable=True,
-            )
-        return current
-
-    async def remove_label(self, owner: str, repo: str, index: int, name: str) -> None:
-        """Remove a label from an issue by name; a no-op when the issue does not carry it."""
-        for label in await self.list_issue_labels(owner, repo, index):
-            if label.name != name:
-                continue
-            try:
-                await self._send(
-                    ops.REMOVE_ISSUE_LABEL, owner=owner, repo=repo, index=index, id=label.id
-                )
-            except GiteaError as exc:
-                # Removed (or the label deleted) since we listed: the goal is already met.
-                if exc.status not in (404, 422):
-                    raise
 
     # -- comments -------------------------------------------------------------------------
 

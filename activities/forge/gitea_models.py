@@ -7,6 +7,7 @@ keys keep working. Fields Gitea may send as ``null`` have defaults.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -108,6 +109,8 @@ class Issue(GiteaModel):
     user: User
     labels: NullableList[Label] = []
     pull_request: IssuePullMeta | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def label_names(self) -> list[str]:

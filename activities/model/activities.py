@@ -232,13 +232,22 @@ class ModelActivities:
                 provider=route.provider_name,
                 cached=True,
             )
+        # Each paid reply is priced and counted as it arrives: re-asks, and an answer that
+        # stays invalid (its ApplicationError carries the priced usage to the workflow).
         result = await ask_structured(
-            route.provider, request, answer_type, self._max_reasks, stage=stage, check=check
+            route.provider,
+            request,
+            answer_type,
+            self._max_reasks,
+            stage=stage,
+            check=check,
+            on_reply=lambda model, usage: self._record(tier, route, model, usage),
         )
-        usage = self._record(tier, route, result.model, result.usage)
         self._cache.put(key, CachedAnswer(result.answer.model_dump_json(), result.model))
         _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name)
-        return Answered(result.answer, usage, result.model, route.provider_name, cached=False)
+        return Answered(
+            result.answer, result.usage, result.model, route.provider_name, cached=False
+        )
 
     def _record(self, tier: Tier | None, route: Route, model: str, usage: TokenUsage) -> TokenUsage:
         """Price ``usage`` at the route's tier and count it in the metrics; the priced usage."""

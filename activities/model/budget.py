@@ -1,12 +1,15 @@
 """Activities that speak to the global BudgetLedgerWorkflow: ``budget.reserve``, ``budget.settle``.
 
 Workflows cannot send Updates to other workflows, so the gateway asks through these. The
-ledger is started on first use (its well-known id makes a second start a no-op).
+ledger is started on first use (its well-known id makes a second start a no-op). Every
+reservation carries this worker's configured limit and when the configuration was loaded, so
+the ledger follows the latest configuration (see ``workflows/ledger.py``).
 """
 
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, datetime
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
@@ -30,15 +33,22 @@ class BudgetActivities:
         task_queue: str,
         limit_usd_per_hour: float,
         ledger_id: str = LEDGER_WORKFLOW_ID,
+        configured_at: datetime | None = None,
     ) -> None:
+        """``configured_at``: when the configuration holding the limit was loaded (now)."""
         self._client = client
         self._task_queue = task_queue
         self._limit = limit_usd_per_hour
         self._ledger_id = ledger_id
+        self._configured_at = configured_at or datetime.now(UTC)
 
     @activity.defn(name=BUDGET_RESERVE)
     async def reserve(self, request: ReserveRequest) -> ReserveGrant:
-        handle = await self._ledger(request.limit_usd_per_hour or self._limit)
+        # The worker's configuration, not the one the run started with: it may be days old.
+        request = request.model_copy(
+            update={"limit_usd_per_hour": self._limit, "configured_at": self._configured_at}
+        )
+        handle = await self._ledger(self._limit)
         return await handle.execute_update(LEDGER_RESERVE, request, result_type=ReserveGrant)
 
     @activity.defn(name=BUDGET_SETTLE)

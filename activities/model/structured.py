@@ -13,12 +13,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.model.provider import ChatMessage, ModelProvider, ProviderAnswer, StructuredRequest
 from domain import names
+from domain.budget import USAGE_DETAIL
 from domain.usage import TokenUsage
 
 T = TypeVar("T", bound=BaseModel)
 
 # Extra checks beyond the schema: they return problems, empty when the answer is fine.
 AnswerCheck = Callable[[T], list[str]]
+# Called with (model, usage) as each paid reply arrives; returns the usage to sum (the activity
+# prices it and counts it in the metrics there, so a call that fails later is counted too).
+ReplyHook = Callable[[str, TokenUsage], TokenUsage]
 
 REASK_PHRASE = "Your previous answer was invalid"
 _FENCED = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)\n?```", re.DOTALL)
@@ -55,8 +59,13 @@ async def ask_structured(
     *,
     stage: str | None = None,
     check: AnswerCheck[T] | None = None,
+    on_reply: ReplyHook | None = None,
 ) -> StructuredAnswer[T]:
-    """The first valid answer in at most ``1 + max_reasks`` calls, or ERR_INVALID_MODEL_OUTPUT."""
+    """The first valid answer in at most ``1 + max_reasks`` calls, or ERR_INVALID_MODEL_OUTPUT.
+
+    Every failure after a paid reply carries what the replies so far used, as the details the
+    gateway reads (``domain.budget.failed_call_usage``): an answer that stayed invalid, and a
+    provider error during a re-ask."""
     stage = stage or request.schema_name
     messages = list(request.messages)
     usage = TokenUsage()
@@ -65,14 +74,20 @@ async def ask_structured(
     attempts = 0
     while attempts <= max_reasks:
         attempts += 1
-        reply = await provider.complete(request.model_copy(update={"messages": messages}))
-        usage = usage + TokenUsage(
+        try:
+            reply = await provider.complete(request.model_copy(update={"messages": messages}))
+        except ApplicationError as err:
+            if not usage.calls:
+                raise
+            raise with_usage(err, usage) from err
+        paid = TokenUsage(
             input_tokens=reply.usage.input_tokens,
             output_tokens=reply.usage.output_tokens,
             calls=1,
             cost_usd=reply.usage.cost_usd,
             cached_calls=1 if reply.cached else 0,
         )
+        usage = usage + (on_reply(reply.model, paid) if on_reply else paid)
         model = reply.model
         answer, problem = parse_answer(reply, answer_type, check)
         if answer is not None:
@@ -80,9 +95,20 @@ async def ask_structured(
         messages = [*messages, *_reask(request, reply, problem)]
     raise ApplicationError(
         f"{stage}: the model's answer was still invalid after {attempts} attempts: {problem}",
-        {"stage": stage, "attempts": attempts, "model": model, "usage": usage.model_dump()},
+        {"stage": stage, "attempts": attempts, "model": model, USAGE_DETAIL: usage.model_dump()},
         type=names.ERR_INVALID_MODEL_OUTPUT,
         non_retryable=True,
+    )
+
+
+def with_usage(err: ApplicationError, usage: TokenUsage) -> ApplicationError:
+    """The same failure (message, type, retry behaviour), its details carrying ``usage``."""
+    return ApplicationError(
+        err.message,
+        {USAGE_DETAIL: usage.model_dump()},
+        type=err.type,
+        non_retryable=err.non_retryable,
+        next_retry_delay=err.next_retry_delay,
     )
 
 

@@ -49,6 +49,7 @@ async def list_labels(request: web.Request) -> web.Response:
 
 @routes.post(REPO + "/labels")
 async def create_label(request: web.Request) -> web.Response:
+    """Names are not unique: like Gitea, a second label of the same name is created."""
     access = repo_access(request)
     access.require_writer()
     access.require_not_archived()
@@ -64,6 +65,18 @@ async def create_label(request: web.Request) -> web.Response:
         bool(opt_bool(body, "is_archived")),
     )
     return json_response(label_json(access, label), status=201)
+
+
+@routes.delete(REPO + "/labels/{id}")
+async def delete_label(request: web.Request) -> web.Response:
+    """204 even for an unknown id or another repository's label, as Gitea's DeleteLabel."""
+    access = repo_access(request)
+    access.require_writer()
+    access.require_not_archived()
+    raw = request.match_info["id"]
+    label_id = int(raw) if raw.isdigit() and len(raw) < 19 else 0  # junk parses as 0
+    access.forge.store.delete_label(access.repo["id"], label_id)
+    return empty()
 
 
 def issue_of(access: RepoAccess, request: web.Request) -> Row:

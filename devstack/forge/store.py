@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-Row = sqlite3.Row
+from devstack.forge.store_labels import LabelTables, Row
+
+__all__ = ["Row", "Store", "check_password", "now"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -92,7 +94,7 @@ def check_password(stored: str | None, password: str) -> bool:
     return hmac.compare_digest(candidate, digest)
 
 
-class Store:
+class Store(LabelTables):
     """All queries the API handlers need; one connection, used from the event loop thread."""
 
     def __init__(self, path: Path) -> None:
@@ -104,18 +106,6 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
-
-    def _one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self.db.execute(sql, args).fetchone()
-        return row
-
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
-        return list(self.db.execute(sql, args).fetchall())
-
-    def _insert(self, sql: str, args: Sequence[Any]) -> int:
-        cur = self.db.execute(sql, args)
-        assert cur.lastrowid is not None
-        return cur.lastrowid
 
     # --- users and tokens ---------------------------------------------------------------------
 
@@ -220,58 +210,6 @@ class Store:
         assert row is not None
         return int(row[0] or 0), int(row[1] or 0)
 
-    # --- labels -------------------------------------------------------------------------------
-
-    def create_label(
-        self,
-        repo_id: int,
-        name: str,
-        color: str,
-        description: str,
-        exclusive: bool,
-        is_archived: bool,
-    ) -> Row:
-        lid = self._insert(
-            "INSERT INTO labels (repo_id, name, color, description, exclusive, is_archived) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (repo_id, name, color, description, int(exclusive), int(is_archived)),
-        )
-        row = self._one("SELECT * FROM labels WHERE id = ?", (lid,))
-        assert row is not None
-        return row
-
-    def labels(self, repo_id: int) -> list[Row]:
-        return self._all("SELECT * FROM labels WHERE repo_id = ? ORDER BY name, id", (repo_id,))
-
-    def labels_by_ids(self, repo_id: int, ids: Iterable[int]) -> list[Row]:
-        wanted = set(ids)
-        return [row for row in self.labels(repo_id) if row["id"] in wanted]
-
-    def labels_by_names(self, repo_id: int, names: Iterable[str]) -> list[Row]:
-        wanted = set(names)
-        return [row for row in self.labels(repo_id) if row["name"] in wanted]
-
-    def issue_labels(self, issue_id: int) -> list[Row]:
-        return self._all(
-            "SELECT labels.* FROM issue_labels JOIN labels ON labels.id = issue_labels.label_id "
-            "WHERE issue_labels.issue_id = ? ORDER BY labels.name, labels.id",
-            (issue_id,),
-        )
-
-    def add_issue_labels(self, issue_id: int, label_ids: Iterable[int]) -> None:
-        self.db.executemany(
-            "INSERT OR IGNORE INTO issue_labels (issue_id, label_id) VALUES (?, ?)",
-            [(issue_id, lid) for lid in label_ids],
-        )
-
-    def clear_issue_labels(self, issue_id: int) -> None:
-        self.db.execute("DELETE FROM issue_labels WHERE issue_id = ?", (issue_id,))
-
-    def remove_issue_label(self, issue_id: int, label_id: int) -> None:
-        self.db.execute(
-            "DELETE FROM issue_labels WHERE issue_id = ? AND label_id = ?", (issue_id, label_id)
-        )
-
     # --- issues (pull requests are issues too, sharing one number sequence) -------------------
 
     def create_issue(
@@ -328,12 +266,11 @@ class Store:
         if is_pull is not None:
             sql += " AND is_pull = ?"
             args.append(int(is_pull))
-        for name in label_names:
-            sql += (
-                " AND id IN (SELECT issue_id FROM issue_labels JOIN labels "
-                "ON labels.id = issue_labels.label_id WHERE labels.name = ?)"
-            )
-            args.append(name)
+        # Gitea resolves the names to label ids (duplicates too; unknown names are dropped)
+        # and keeps the issues that carry every one of them.
+        for label in self.labels_by_names(repo_id, label_names):
+            sql += " AND id IN (SELECT issue_id FROM issue_labels WHERE label_id = ?)"
+            args.append(label["id"])
         return self._all(sql + " ORDER BY number DESC", args)
 
     def update_issue(self, issue_id: int, **fields: Any) -> Row:

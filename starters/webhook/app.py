@@ -20,7 +20,14 @@ from domain.run import ApprovalDecision, ResumeRequest
 from starters.common import StarterError, issue_ref
 from starters.webhook.backend import Backend, Refused, Unavailable
 from starters.webhook.deliveries import RecentDeliveries
-from starters.webhook.routing import Ignore, RunCommand, StartRun, route
+from starters.webhook.routing import (
+    Ignore,
+    RefuseCommand,
+    Route,
+    RunCommand,
+    StartRun,
+    route,
+)
 from starters.webhook.signature import verify
 
 HOOK_PATH = "/hooks/gitea"
@@ -29,7 +36,12 @@ DELIVERY_HEADER = "X-Gitea-Delivery"
 EVENT_HEADER = "X-Gitea-Event"
 MAX_BODY_BYTES = 5 * 1024 * 1024
 
-ROUTE_COUNTERS: dict[type, str] = {Ignore: "ignored", StartRun: "start", RunCommand: "command"}
+ROUTE_COUNTERS: dict[type, str] = {
+    Ignore: "ignored",
+    StartRun: "start",
+    RunCommand: "command",
+    RefuseCommand: "command",
+}
 
 log = structlog.get_logger("autopilot.webhook")
 
@@ -82,16 +94,27 @@ class Receiver:
         target = route(event, payload, self.config, self.bot_login)
         self.count(ROUTE_COUNTERS[type(target)])
         try:
-            if isinstance(target, Ignore):
-                return {"status": "ignored", "reason": target.reason}, 200
-            if isinstance(target, StartRun):
-                return await self._start(target), 200
-            return await self._command(target), 200
-        except Refused as refused:
-            return {"status": "refused", "reason": str(refused)}, 200
+            return await self._answer(target), 200
         except Unavailable as problem:
             log.error("webhook.unavailable", problem=str(problem))
             return {"message": str(problem)}, 503
+
+    async def _answer(self, target: Route) -> dict[str, Any]:
+        try:
+            if isinstance(target, Ignore):
+                return {"status": "ignored", "reason": target.reason}
+            if isinstance(target, StartRun):
+                return await self._start(target)
+            if isinstance(target, RefuseCommand):
+                raise Refused(target.reason)
+            return await self._command(target)
+        except Refused as refused:
+            answer: dict[str, Any] = {"status": "refused", "reason": str(refused)}
+            if isinstance(target, RunCommand | RefuseCommand) and target.comment_id:
+                # A person asked: the refusal is answered where they asked.
+                await self._reply(target, str(refused))
+                answer["replied"] = True
+            return answer
 
     async def _start(self, target: StartRun) -> dict[str, Any]:
         issue = self._issue(target.repo, target.number)
@@ -99,7 +122,7 @@ class Receiver:
             outcome = await self.backend.start_cross_repo(target.cross_repo, issue)
             workflow_id = cross_repo_workflow_id(target.cross_repo, issue)
             return {"status": outcome, "workflow_id": workflow_id}
-        outcome = await self.backend.start(issue)
+        outcome = await self.backend.start(issue, target.created)
         return {"status": outcome, "workflow_id": issue.workflow_id}
 
     async def _command(self, target: RunCommand) -> dict[str, Any]:
@@ -107,14 +130,30 @@ class Receiver:
         if not await self.backend.can_write(issue, target.author):
             raise Refused(f"{target.author} needs write access to {target.repo} to do that")
         command = target.command
+        request = ResumeRequest(by=target.author, guidance=command.text)
         if command.verb == "resume":
-            await self.backend.resume(issue, ResumeRequest(by=target.author, guidance=command.text))
+            await self.backend.resume(issue, request)
             return {"status": "resumed", "workflow_id": issue.workflow_id}
+        if command.verb == "retry":
+            outcome = await self.backend.retry(issue, request)
+            return {"status": outcome, "workflow_id": issue.workflow_id}
         decision = ApprovalDecision(
             approver=target.author, approved=command.verb == "approve", feedback=command.text
         )
         answer = await self.backend.decide(issue, decision)
         return {"status": answer, "workflow_id": issue.workflow_id}
+
+    async def _reply(self, target: RunCommand | RefuseCommand, reason: str) -> None:
+        """One comment on the issue naming the reason, tied to the command's comment id."""
+        asked = "your `/autopilot` command"
+        if isinstance(target, RunCommand):
+            asked = f"`/autopilot {target.command.verb}`"
+        body = f"@{target.author} Autopilot did not carry out {asked}: {reason}"
+        try:
+            issue = self._issue(target.repo, target.number)
+        except Refused:
+            return  # routing only sends configured repositories; nothing to answer on
+        await self.backend.reply(issue, target.comment_id, body)
 
     def _issue(self, repo: str, number: int) -> IssueRef:
         try:

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 PREFIX = "/autopilot"
-Verb = Literal["approve", "reject", "resume"]
-# retry is resume without guidance, under the name people reach for after a failure.
+Verb = Literal["approve", "reject", "resume", "retry"]
+# retry resumes a run waiting for a person, like resume; once the run has finished it is the
+# explicit request that starts a new one.
 VERBS: dict[str, Verb] = {
     "approve": "approve",
     "reject": "reject",
     "resume": "resume",
-    "retry": "resume",
+    "retry": "retry",
 }
 # The verb must share the first line with the prefix; the rest of the comment is its text.
 _COMMAND = re.compile(r"/autopilot(?:[ \t]+(?P<verb>\S+))?(?P<rest>[\s\S]*)", re.IGNORECASE)

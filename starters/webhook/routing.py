@@ -10,9 +10,11 @@ comments are ``issue_comment`` / ``created``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from config.settings import AutopilotConfig
+from starters.common import parse_time
 from starters.cross_repo import LABEL_PREFIX, workflow_for_labels
 from starters.webhook.commands import Command, UnknownCommand, parse_command
 
@@ -34,6 +36,7 @@ class StartRun:
     repo: str
     number: int
     cross_repo: str | None = None  # a cross_repo_workflows name: start that change instead
+    created: datetime | None = None  # the issue's creation: older finished runs were not its
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,21 @@ class RunCommand:
     number: int
     author: str
     command: Command
+    comment_id: int = 0  # the comment holding the command; a refusal replies to it
 
 
-Route = Ignore | StartRun | RunCommand
+@dataclass(frozen=True)
+class RefuseCommand:
+    """An ``/autopilot`` comment naming no command we know: answered on the issue."""
+
+    repo: str
+    number: int
+    author: str
+    comment_id: int
+    reason: str
+
+
+Route = Ignore | StartRun | RunCommand | RefuseCommand
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -97,7 +112,7 @@ def _label_route(issue: dict[str, Any], repo: str, number: int, config: Autopilo
         if config.cross_repo_workflows:
             wanted += f" or {LABEL_PREFIX}<cross-repo workflow>"
         return Ignore(f"issue #{number} does not carry the label {wanted}")
-    return StartRun(repo, number)
+    return StartRun(repo, number, created=parse_time(issue.get("created_at")))
 
 
 def _comment_route(payload: dict[str, Any], repo: str, number: int, bot_login: str) -> Route:
@@ -111,10 +126,14 @@ def _comment_route(payload: dict[str, Any], repo: str, number: int, bot_login: s
     # comments carrying Autopilot's hidden marker are Autopilot's own.
     if bot_login and author.lower() == bot_login.lower() and AUTOPILOT_MARKER in body:
         return Ignore("written by Autopilot itself")
+    comment_id = comment.get("id")
+    comment_id = comment_id if isinstance(comment_id, int) else 0
     try:
         command = parse_command(body)
     except UnknownCommand as unknown:
-        return Ignore(str(unknown))
+        if not comment_id:
+            return Ignore(str(unknown))
+        return RefuseCommand(repo, number, author, comment_id, str(unknown))
     if command is None:
         return Ignore("the comment holds no /autopilot command")
-    return RunCommand(repo, number, author, command)
+    return RunCommand(repo, number, author, command, comment_id)

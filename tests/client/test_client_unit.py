@@ -108,8 +108,9 @@ async def test_ensure_labels_creates_only_missing_and_strips_hash() -> None:
     ]
 
 
-async def test_add_labels_by_name_raises_when_gitea_ignores_one() -> None:
-    # The repo lists the label but Gitea's answer lacks it (e.g. a concurrent delete).
+async def test_add_labels_by_name_adds_by_id_and_raises_when_gitea_ignores_one() -> None:
+    # The repo lists the label but Gitea's answer lacks it (a person deleted it meanwhile):
+    # retryable, since the retry creates it again.
     script = Script(
         {
             ("GET", f"{R}/labels"): answer(
@@ -121,10 +122,10 @@ async def test_add_labels_by_name_raises_when_gitea_ignores_one() -> None:
     async with client(script) as c:
         with pytest.raises(GiteaError) as caught:
             await c.add_labels_by_name("acme", "app", 3, ["bug", "ghost"])
-    assert caught.value.type == names.ERR_NOT_FOUND
-    assert caught.value.non_retryable
+    assert caught.value.type == names.ERR_FORGE_UNAVAILABLE
+    assert not caught.value.non_retryable
     assert "ghost" in str(caught.value)
-    assert script.sent("POST", f"{R}/issues/3/labels") == [{"labels": ["bug", "ghost"]}]
+    assert script.sent("POST", f"{R}/issues/3/labels") == [{"labels": [1, 2]}]
 
 
 async def test_add_labels_by_name_creates_missing_labels_first() -> None:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from activities.forge.client import CLIENT_OPERATIONS, GiteaClient
+from activities.forge.gitea_models import Label
 from domain.forge import LabelSpec
 from tests.client import payloads
 from tests.contract.spec import match_path, validate_request_body, validate_response
@@ -35,6 +36,7 @@ ANSWERS: dict[tuple[str, str], tuple[int, Any]] = {
     ("PATCH", "/repos/{owner}/{repo}/issues/{index}"): (201, payloads.issue()),
     ("GET", "/repos/{owner}/{repo}/labels"): (200, [payloads.label(1, "bug")]),
     ("POST", "/repos/{owner}/{repo}/labels"): (201, payloads.label(2, "new")),
+    ("DELETE", "/repos/{owner}/{repo}/labels/{id}"): (204, None),
     ("GET", "/repos/{owner}/{repo}/issues/{index}/labels"): (200, [payloads.label(1, "bug")]),
     ("POST", "/repos/{owner}/{repo}/issues/{index}/labels"): (
         200,
@@ -97,7 +99,15 @@ CALLS: dict[str, Call] = {
     "ensure_labels": lambda c: c.ensure_labels(
         "acme", "app", [LabelSpec(name="bug"), LabelSpec(name="new", color="#00aabb")]
     ),
+    "merge_duplicates": lambda c: c.merge_duplicates(
+        "acme",
+        "app",
+        [Label(id=1, name="bug", color="ee0701"), Label(id=4, name="bug", color="")],
+        ["bug"],
+    ),
+    "delete_label": lambda c: c.delete_label("acme", "app", 4),
     "list_issue_labels": lambda c: c.list_issue_labels("acme", "app", 3),
+    "add_issue_labels": lambda c: c.add_issue_labels("acme", "app", 3, [1, 2]),
     "add_labels_by_name": lambda c: c.add_labels_by_name("acme", "app", 3, ["bug", "new"]),
     "remove_label": lambda c: c.remove_label("acme", "app", 3, "bug"),
     "list_comments": lambda c: c.list_comments("acme", "app", 3),

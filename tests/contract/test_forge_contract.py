@@ -245,6 +245,15 @@ def test_repo_labels(api: CheckedApi, forge: RunningForge) -> None:
     resp = api.call("GET", f"{path}/labels", params={"limit": 1})
     assert resp.headers["X-Total-Count"] == "2" and "Link" not in resp.headers
     assert [lb["color"] for lb in resp.json()] == ["00aabb"]
+    # Names are not unique in Gitea: a second "bug" is a second label; deleting one (or an
+    # unknown id) answers 204.
+    again = api.expect(201, "POST", f"{path}/labels", {"name": "bug", "color": "#00aabb"})
+    assert again["id"] != made["id"]
+    api.expect(204, "DELETE", f"{path}/labels/{again['id']}")
+    api.expect(204, "DELETE", f"{path}/labels/999999")
+    assert [lb["id"] for lb in api.expect(200, "GET", f"{path}/labels") if lb["name"] == "bug"] == [
+        made["id"]
+    ]
 
 
 def test_issue_labels_by_id_and_name(api: CheckedApi, forge: RunningForge) -> None:

@@ -56,6 +56,10 @@ async def test_a_long_loop_continues_as_new_and_still_opens_the_pull_request(
     result = await handle.result()
     assert result.outcome == "pr_opened", result.status.error
     assert result.status.attempts.get("verify") == 2, result.status.attempts
+    # The fix between the two verify runs is a loop of its own (four turns, in the first run);
+    # its summary reaches the last run with the carried status.
+    fix = result.status.loops["fix 1"]
+    assert (fix.turns, fix.finished) == (4, True), fix
 
     chain = [(await handle.describe()).run_id]  # newest first
     while (previous := await continued_from(stack.client, workflow_id, chain[-1])) is not None:

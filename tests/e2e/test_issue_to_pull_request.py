@@ -102,7 +102,19 @@ async def test_labelled_issue_becomes_a_pull_request_with_passing_tests(
     git("checkout", "-q", f"autopilot/issue-{number}", cwd=checkout)
     assert pytest_passes(checkout)
     log = git("log", "--format=%B", "main..HEAD", cwd=checkout)
-    assert log.count("Autopilot-Change:") == 3  # two tasks and one fix
+    # Two tasks and one fix. Each is a loop of four turns (view, str_replace, run, finish), but
+    # only a turn whose edits change files commits: one commit per loop, as before the loop.
+    assert log.count("Autopilot-Change:") == 3
+    turns = {name: (loop.turns, loop.finished) for name, loop in result.status.loops.items()}
+    assert turns == {
+        "plan": (2, True),  # the planner's look: view, finish
+        "task fix-bulk-discount-threshold": (4, True),
+        "task add-regression-test": (4, True),
+        "fix 1": (4, True),
+    }
+    # One model call per turn (14) plus the plan and the review: 16, where whole-file edits
+    # took 5 (plan, two tasks, fix, review).
+    assert result.status.total_usage.calls == 16, result.status.usage
 
     comments = stack.forge.api("GET", f"/repos/{owner}/{name}/issues/{number}/comments")
     markers = [

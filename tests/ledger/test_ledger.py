@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.model.budget import BudgetActivities
-from domain.budget import LedgerState, ReserveRequest, SettleRequest
-from domain.names import LEDGER_SNAPSHOT
+from domain.budget import LedgerState, RaiseLimitRequest, ReserveRequest, SettleRequest
+from domain.names import LEDGER_RAISE_LIMIT, LEDGER_SNAPSHOT
 from workflows.ledger import BudgetLedgerWorkflow
 from workflows.runner import WORKFLOW_RUNNER
 
@@ -89,3 +89,49 @@ async def test_ledger_continues_as_new_and_keeps_its_books(
 
     assert state.spent_usd == 6.0 and state.granted_calls == 6
     assert described.run_id != first.first_execution_run_id
+
+
+async def test_the_latest_configuration_sets_the_limit_and_a_raise_survives_an_unchanged_one(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    env = time_skipping_env
+    ledger_id = f"ledger-{uuid.uuid4()}"
+    loaded = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def worker(limit: float, minutes: int) -> BudgetActivities:
+        """A worker whose configuration (``limit``) was loaded ``minutes`` after ``loaded``."""
+        at = loaded + timedelta(minutes=minutes)
+        return BudgetActivities(env.client, QUEUE, limit, ledger_id=ledger_id, configured_at=at)
+
+    async with Worker(
+        env.client,
+        task_queue=QUEUE,
+        workflows=[BudgetLedgerWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
+        first = await worker(1.0, 0).reserve(reserve("r1", 0.6))
+        assert first.granted and first.limit_usd == 1.0
+        # The ledger exists; a worker restarted with a lower limit lowers it at once. What was
+        # granted stays granted; nothing more fits until the hour's spending is under it.
+        lowered = await worker(0.5, 10).reserve(reserve("r2", 0.1))
+        assert not lowered.granted and lowered.limit_usd == 0.5 and lowered.retry_at is not None
+        await worker(0.5, 10).settle(SettleRequest(reservation_id="r1", actual_usd=0.6))
+        assert not (await worker(0.5, 10).reserve(reserve("r3", 0.1))).granted
+        # A worker still on the older configuration (a rolling deploy) does not undo it.
+        stale = await worker(1.0, 0).reserve(reserve("r4", 0.1))
+        assert not stale.granted and stale.limit_usd == 0.5
+
+        handle = env.client.get_workflow_handle(ledger_id)
+        raised = RaiseLimitRequest(by="ops", limit_usd_per_hour=3.0)
+        await handle.execute_update(LEDGER_RAISE_LIMIT, raised, result_type=LedgerState)
+        # The same configuration, reloaded later (a restart), leaves the raise alone...
+        again = await worker(0.5, 20).reserve(reserve("r5", 0.1))
+        assert again.granted and again.limit_usd == 3.0
+        # ...a changed configuration replaces it, the latest one winning.
+        changed = await worker(2.0, 30).reserve(reserve("r6", 0.1))
+        assert changed.granted and changed.limit_usd == 2.0
+        state = await handle.query(LEDGER_SNAPSHOT, result_type=LedgerState)
+
+    assert state.configured_usd_per_hour == 2.0
+    assert state.configured_at == loaded + timedelta(minutes=30)
+    assert state.refused_calls == 3 and not state.waiting  # granted since: nobody to wake

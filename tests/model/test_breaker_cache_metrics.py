@@ -16,9 +16,15 @@ from activities.model.cache import AnswerCache, CachedAnswer, cache_key
 from activities.model.metrics import ModelMetrics
 from activities.model.provider import ChatMessage, ProviderAnswer, StructuredRequest
 from activities.model.routing import ModelRouter, Route
+from domain.budget import failed_call_usage
 from domain.issue import IssueInfo
 from domain.model import DraftPlanInput
-from domain.names import ERR_MODEL_REQUEST_REJECTED, ERR_MODEL_UNAVAILABLE, ERR_PROVIDER_UNAVAILABLE
+from domain.names import (
+    ERR_INVALID_MODEL_OUTPUT,
+    ERR_MODEL_REQUEST_REJECTED,
+    ERR_MODEL_UNAVAILABLE,
+    ERR_PROVIDER_UNAVAILABLE,
+)
 from domain.tiers import TierModel
 from domain.usage import TokenUsage
 
@@ -170,3 +176,45 @@ async def test_backup_route_without_a_backup_is_provider_unavailable() -> None:
     with pytest.raises(ApplicationError) as caught:
         router.route("fast", "backup")
     assert caught.value.type == ERR_PROVIDER_UNAVAILABLE
+
+
+def priced_router(provider: Scripted) -> ModelRouter:
+    price = TierModel(provider="p", model="m", input_usd_per_mtok=3, output_usd_per_mtok=15)
+    route = Route("p", "m", provider, price)
+    return ModelRouter(route, {("balanced", "primary"): route})
+
+
+@pytest.mark.parametrize(
+    ("script", "error_type", "paid"),
+    [
+        # The answer and both re-asks stay invalid: three paid requests, then InvalidModelOutput.
+        (["garbage"] * 3, ERR_INVALID_MODEL_OUTPUT, 3),
+        # The provider goes down during the re-ask: the first reply was still paid for.
+        (["garbage", down()], ERR_MODEL_UNAVAILABLE, 1),
+    ],
+)
+async def test_a_failed_call_counts_every_paid_reply_in_the_metrics_and_its_error(
+    script: list[str | ApplicationError], error_type: str, paid: int
+) -> None:
+    reader = InMemoryMetricReader()
+    metrics = ModelMetrics(MeterProvider(metric_readers=[reader]).get_meter("test"))
+    provider = Scripted(*script)
+    activities = ModelActivities(router=priced_router(provider), max_reasks=2, metrics=metrics)
+    issue = IssueInfo(number=1, title="t", body="b", state="open", html_url="http://x", author="a")
+
+    with pytest.raises(ApplicationError) as caught:
+        await ActivityEnvironment().run(
+            activities.draft_plan, DraftPlanInput(issue=issue, tier="balanced")
+        )
+
+    error = caught.value
+    assert error.type == error_type and provider.calls == len(script)
+    assert error.non_retryable == (error_type == ERR_INVALID_MODEL_OUTPUT)  # retries as before
+    usage = failed_call_usage(error)
+    assert usage is not None  # what the workflow's gateway reads, priced
+    assert (usage.calls, usage.input_tokens, usage.output_tokens) == (paid, 1000 * paid, 200 * paid)
+    assert usage.cost_usd == pytest.approx(0.006 * paid)
+    labels = (("model", "m"), ("provider", "p"), ("repo", "-"), ("tier", "balanced"))
+    points = metric_points(reader)
+    assert points[("autopilot_model_tokens", (("direction", "input"), *labels))] == 1000 * paid
+    assert points[("autopilot_model_cost_usd", labels)] == pytest.approx(0.006 * paid)

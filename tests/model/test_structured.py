@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from pydantic import BaseModel, Field
@@ -17,7 +18,10 @@ from activities.model.structured import (
     ask_structured,
     shorter_text,
 )
+from devstack.wire_stub import Reply
 from domain import names
+from domain.budget import failed_call_usage
+from domain.usage import TokenUsage
 from tests.model.stub_openai import StubServer, completion
 
 MakeProvider = Callable[..., OpenAICompatibleProvider]
@@ -142,3 +146,28 @@ async def test_invalid_forever_fails_after_exactly_one_plus_max_reasks_calls(
         "cost_usd": 0.0,
         "cached_calls": 0,
     }
+
+
+async def test_a_provider_error_during_a_reask_keeps_its_retry_and_carries_the_paid_usage(
+    stub: StubServer, make_provider: MakeProvider
+) -> None:
+    stub.script(
+        completion("garbage", usage=USAGE),
+        Reply(status=429, body={"error": {"message": "slow down"}}, headers={"retry-after": "7"}),
+    )
+    seen: list[tuple[str, int]] = []
+
+    def on_reply(model: str, usage: TokenUsage) -> TokenUsage:
+        seen.append((model, usage.calls))
+        return usage.model_copy(update={"cost_usd": 0.25})  # the activity prices it here
+
+    with pytest.raises(ApplicationError) as caught:
+        await ask_structured(make_provider(), REQUEST, Answer, 2, on_reply=on_reply)
+
+    error = caught.value
+    assert error.type == names.ERR_MODEL_UNAVAILABLE and not error.non_retryable
+    assert error.next_retry_delay == timedelta(seconds=7)
+    assert seen == [("stub-model", 1)]
+    assert failed_call_usage(error) == TokenUsage(
+        input_tokens=10, output_tokens=4, calls=1, cost_usd=0.25
+    )

@@ -21,8 +21,9 @@ from starters.webhook.commands import Command, UnknownCommand, parse_command
         ("/autopilot reject", Command("reject")),
         ("/autopilot resume use Decimal", Command("resume", "use Decimal")),
         ("/autopilot resume", Command("resume")),
-        ("/autopilot retry", Command("resume")),
-        ("/autopilot\tretry", Command("resume")),
+        ("/autopilot retry", Command("retry")),
+        ("/autopilot\tretry", Command("retry")),
+        ("/autopilot retry with Decimal", Command("retry", "with Decimal")),
     ],
 )
 def test_commands(body: str, expected: Command) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -26,8 +27,10 @@ class FakeBackend:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     refuse: str | None = None
     down: bool = False
+    replies: list[tuple[int, int, str]] = field(default_factory=list)  # (issue, comment, body)
+    forge_down: bool = False
 
-    async def start(self, issue: IssueRef) -> str:
+    async def start(self, issue: IssueRef, created: datetime | None = None) -> str:
         self._call("start", issue.number)
         return "started"
 
@@ -44,6 +47,16 @@ class FakeBackend:
 
     async def resume(self, issue: IssueRef, request: ResumeRequest) -> None:
         self._call("resume", request)
+
+    async def retry(self, issue: IssueRef, request: ResumeRequest) -> str:
+        self._call("retry", request)
+        return "restarted"
+
+    async def reply(self, issue: IssueRef, comment_id: int, body: str) -> None:
+        if self.forge_down:
+            raise Unavailable("the forge did not take the reply")
+        if all(comment_id != replied for _, replied, _ in self.replies):
+            self.replies.append((issue.number, comment_id, body))
 
     def _call(self, what: str, arg: Any) -> None:
         if self.down:
@@ -157,17 +170,27 @@ async def test_commands_from_writers_reach_the_run(hook: Hook) -> None:
         ("decide", ApprovalDecision(approver="alice", approved=True)),
         ("decide", ApprovalDecision(approver="alice", approved=False, feedback="split task 2")),
         ("resume", ResumeRequest(by="alice", guidance="use Decimal")),
-        ("resume", ResumeRequest(by="alice", guidance="")),
+        ("retry", ResumeRequest(by="alice", guidance="")),
     ]
+    assert hook.backend.replies == []
+
+
+async def test_retry_answers_what_it_did(hook: Hook) -> None:
+    status, answer = await hook.post("issue_comment", comment_event("/autopilot retry"))
+    assert (status, answer["status"]) == (200, "restarted")
 
 
 async def test_commands_from_readers_are_refused(hook: Hook) -> None:
     status, answer = await hook.post(
         "issue_comment", comment_event("/autopilot approve", author="eve")
     )
-    assert (status, answer["status"]) == (200, "refused")
+    assert (status, answer["status"], answer["replied"]) == (200, "refused", True)
     assert "eve needs write access to acme/app" in answer["reason"]
     assert hook.backend.calls == []
+    [(number, comment_id, body)] = hook.backend.replies
+    assert (number, comment_id) == (3, 9)
+    assert body.startswith("@eve Autopilot did not carry out `/autopilot approve`: ")
+    assert "eve needs write access to acme/app" in body
 
 
 async def test_refused_decision_answers_the_reason(hook: Hook) -> None:
@@ -175,8 +198,49 @@ async def test_refused_decision_answers_the_reason(hook: Hook) -> None:
     status, answer = await hook.post("issue_comment", comment_event("/autopilot approve"))
     assert (status, answer) == (
         200,
-        {"status": "refused", "reason": "decision refused: no plan is waiting for approval"},
+        {
+            "status": "refused",
+            "reason": "decision refused: no plan is waiting for approval",
+            "replied": True,
+        },
     )
+    [(_, _, body)] = hook.backend.replies
+    assert body.endswith("decision refused: no plan is waiting for approval")
+
+
+async def test_an_unknown_command_gets_a_reply(hook: Hook) -> None:
+    status, answer = await hook.post("issue_comment", comment_event("/autopilot merge"))
+    assert (status, answer["status"]) == (200, "refused")
+    [(_, _, body)] = hook.backend.replies
+    assert body.startswith("@alice Autopilot did not carry out your `/autopilot` command: ")
+    assert "unknown command 'merge'; use one of: approve, reject, resume, retry" in body
+
+
+async def test_a_redelivered_refusal_is_answered_once(hook: Hook) -> None:
+    hook.backend.refuse = "the run for issue #3 has finished"
+    for delivery_id in ("d-3", "d-4"):  # Gitea's redelivery button sends a new delivery id
+        await hook.post(
+            "issue_comment", comment_event("/autopilot resume"), delivery_id=delivery_id
+        )
+    assert len(hook.backend.replies) == 1
+
+
+async def test_a_reply_the_forge_does_not_take_fails_the_delivery(hook: Hook) -> None:
+    hook.backend.refuse = "decision refused: no plan is waiting for approval"
+    hook.backend.forge_down = True
+    body = comment_event("/autopilot approve")
+    status, answer = await hook.post("issue_comment", body, delivery_id="d-5")
+    assert status == 503 and "reply" in answer["message"]
+    hook.backend.forge_down = False
+    status, answer = await hook.post("issue_comment", body, delivery_id="d-5")
+    assert (status, answer["replied"]) == (200, True)
+
+
+async def test_refused_starts_get_no_reply(hook: Hook) -> None:
+    hook.backend.refuse = "the run for issue #3 has finished"
+    status, answer = await hook.post("issues", label_event(["autopilot"]))
+    assert (status, answer["status"]) == (200, "refused") and "replied" not in answer
+    assert hook.backend.replies == []
 
 
 async def test_ignored_events_and_bad_bodies(hook: Hook) -> None:

@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from config.settings import AutopilotConfig, CrossRepoWorkflowConfig
 from starters.webhook.commands import Command
-from starters.webhook.routing import Ignore, RunCommand, StartRun, route
+from starters.webhook.routing import Ignore, RefuseCommand, RunCommand, StartRun, route
 from tests.webhook.payloads import BOT, CROSS_REPO, REPO, comment_event, label_event
 
 
 def test_trigger_label_among_current_labels_starts(config: AutopilotConfig) -> None:
     event = label_event(["bug", "autopilot"])
     assert route("issues", event, config, BOT) == StartRun(REPO, 3)
+
+
+def test_the_issue_creation_time_goes_with_the_start(config: AutopilotConfig) -> None:
+    event = label_event(["autopilot"])
+    event["issue"]["created_at"] = "2025-03-01T10:00:00Z"
+    routed = route("issues", event, config, BOT)
+    assert isinstance(routed, StartRun)
+    assert routed.created == datetime(2025, 3, 1, 10, tzinfo=UTC)
+
+
+def test_an_unknown_command_is_refused_with_a_reply(config: AutopilotConfig) -> None:
+    routed = route("issue_comment", comment_event("/autopilot merge"), config, BOT)
+    assert isinstance(routed, RefuseCommand)
+    assert (routed.author, routed.comment_id) == ("alice", 9)
+    assert "unknown command 'merge'" in routed.reason
+
+
+def test_an_unknown_command_without_a_comment_id_is_only_ignored(
+    config: AutopilotConfig,
+) -> None:
+    event = comment_event("/autopilot merge")
+    del event["comment"]["id"]
+    routed = route("issue_comment", event, config, BOT)
+    assert isinstance(routed, Ignore) and "unknown command 'merge'" in routed.reason
 
 
 def test_repository_names_are_case_insensitive(config: AutopilotConfig) -> None:
@@ -51,7 +76,7 @@ def test_two_cross_repo_labels_pick_the_same_workflow_every_time(
 def test_approve_comment_becomes_a_command(config: AutopilotConfig) -> None:
     event = comment_event("/autopilot approve", author="carol")
     assert route("issue_comment", event, config, BOT) == RunCommand(
-        REPO, 3, "carol", Command("approve")
+        REPO, 3, "carol", Command("approve"), comment_id=9
     )
 
 
@@ -59,7 +84,7 @@ def test_the_bot_account_used_by_a_person_may_still_command(config: AutopilotCon
     # The dev stack's admin is both the worker's forge user and the maintainer.
     event = comment_event("/autopilot approve", author=BOT)
     assert route("issue_comment", event, config, BOT) == RunCommand(
-        REPO, 3, BOT, Command("approve")
+        REPO, 3, BOT, Command("approve"), comment_id=9
     )
     assert route("issues", label_event(["autopilot"], sender=BOT), config, BOT) == StartRun(REPO, 3)
 
@@ -104,7 +129,6 @@ def _comment_on_pull(event: dict[str, Any]) -> dict[str, Any]:
         ),
         ("issue_comment", comment_event("nice"), "no /autopilot command"),
         ("issue_comment", comment_event("> /autopilot approve"), "no /autopilot command"),
-        ("issue_comment", comment_event("/autopilot merge"), "unknown command 'merge'"),
         ("issue_comment", _comment_on_pull(comment_event("/autopilot approve")), "pull request"),
     ],
 )

@@ -117,7 +117,6 @@ async def run_probe(env: WorkflowEnvironment, script: Script, limits: AgentLimit
             ProbeInput(limits=limits),
             id=f"probe-{uuid.uuid4()}",
             task_queue=queue,
-            result_type=AgentState,
         )
 
 

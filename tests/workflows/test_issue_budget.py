@@ -35,7 +35,12 @@ async def test_cost_is_tracked_per_stage_and_task_and_shown_on_the_pr(
     assert model.total.calls == 7 and model.total.cost_usd == pytest.approx(2.8)
     assert set(model.usage_by_task) == {"fix-discount", "add-test"}
     assert model.tiers["plan"] == "balanced" and model.tiers["review"] == "fast"
-    assert "**$2.8000**" in world.pulls[0].body
+    body = world.pulls[0].body
+    assert "**$2.8000**" in body
+    # Each call once: stage rows add up to the total; tasks are a breakdown of the same calls.
+    main, _, breakdown = body.partition("By plan task (a breakdown of the calls above")
+    assert "| edits |  | 4 (0) |" in main and "fix-discount" not in main.split("## Model usage")[1]
+    assert "| fix-discount | fast | 2 (0) |" in breakdown
     assert "Estimated model cost" in world.comments["plan:1"]
 
 
@@ -54,6 +59,7 @@ async def test_used_up_issue_budget_pauses_until_a_person_raises_it(
         # Never more than the one call in flight past the limit.
         assert 1.0 <= spent <= 1.0 + 0.4
         assert "budget of the issue is used up" in world.comments["budget:issue"]
+        assert "raise-budget --issue-usd" in world.comments["budget:issue"]
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(  # not above the current limit
                 "raise_budget", BudgetRaise(by="carol", issue_usd=0.5)

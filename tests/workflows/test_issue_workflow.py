@@ -72,7 +72,7 @@ async def test_auto_approved_issue_reaches_a_pull_request(
     assert result.outcome == "pr_opened"
     assert result.pr_url == "http://forge.test/o/r/pulls/7"
     assert [r.purpose for r in world.edit_requests] == ["task", "task"]
-    assert [r.task.id for r in world.edit_requests] == ["fix-discount", "add-test"]
+    assert [r.task and r.task.id for r in world.edit_requests] == ["fix-discount", "add-test"]
     assert world.labels == {"autopilot-pr-open"}
     assert "plan:1" in world.comments and "progress" in world.comments
     assert "Pull request: http://forge.test/o/r/pulls/7" in world.comments["progress"]
@@ -142,11 +142,11 @@ async def test_rejection_with_feedback_replans(time_skipping_env: WorkflowEnviro
 
 
 async def test_unanswered_plan_gets_reminders_then_expires(
-    time_skipping_env: WorkflowEnvironment,
+    own_time_skipping_env: WorkflowEnvironment,
 ) -> None:
     world = FakeWorld()
     input = issue_input(approval_reminder_seconds=3600, approval_expiry_seconds=3 * 3600)
-    async with running(time_skipping_env, world, input) as handle:
+    async with running(own_time_skipping_env, world, input) as handle:
         result = await handle.result()
     assert result.outcome == "expired"
     assert sorted(m for m in world.comments if m.startswith("reminder:")) == [

@@ -70,7 +70,7 @@ async def running(
 
 
 def task_edits(world: FakeWorld) -> list[str]:
-    return [r.task.id for r in world.edit_requests if r.purpose == "task"]
+    return [r.task.id for r in world.edit_requests if r.purpose == "task" and r.task]
 
 
 async def test_tasks_run_as_children_in_dependency_order_and_are_integrated(
@@ -91,7 +91,8 @@ async def test_tasks_run_as_children_in_dependency_order_and_are_integrated(
     branch = f"autopilot/issue-{input.issue.number}"
     assert world.integrations[0].task_branch == f"{branch}-task-a"
     assert world.integrations[0].workspace.branch == branch
-    assert world.branches_ensured == 1
+    # The issue branch once, then each task's branch as the task starts.
+    assert world.branches_ensured == 4
     assert {t: p.state for t, p in result.status.tasks.items()} == dict.fromkeys("abc", "completed")
 
 
@@ -135,7 +136,7 @@ async def test_failed_task_blocks_only_its_dependents_then_resume_retries_it(
     assert result.outcome == "pr_opened"
     # c completed before the failure and is not redone; a runs again with the guidance.
     assert task_edits(world).count("c") == 1
-    retry = [r for r in world.edit_requests if r.task.id == "a"][-1]
+    retry = [r for r in world.edit_requests if r.task and r.task.id == "a"][-1]
     assert retry.feedback == "try smaller"
     assert result.status.tasks["a"].attempts == 2
     assert [i.task_id for i in world.integrations] == ["c", "a", "b"]
