@@ -45,6 +45,8 @@ from workflows.resolution import fix_feedback, no_progress, review_feedback
 from workflows.review import review_round
 from workflows.setup import ENVIRONMENTS, prepare_environment
 
+OUTCOME_CONTINUED = "outcome-continued"  # before it, closed runs kept Outcome "running"
+
 
 @workflow.defn(name=names.ISSUE_WORKFLOW)
 class IssueWorkflow:
@@ -94,8 +96,9 @@ class IssueWorkflow:
             return await self._pull_request(verdict, gates, test_run)
         except RunCancelled:
             self.progress.status.waiting_for = None
-            await self.progress.labels(remove=[names.LABEL_NEEDS_HUMAN])
-            return await self.progress.conclude("cancelled", [names.LABEL_IN_PROGRESS])
+            return await self.progress.conclude(
+                "cancelled", [names.LABEL_NEEDS_HUMAN, names.LABEL_IN_PROGRESS], best_effort=True
+            )
         except (StageFailed, FailureError) as failure:
             # However it failed, the issue says so before the run ends.
             stage, message = self._failure(failure)
@@ -333,6 +336,9 @@ class IssueWorkflow:
             test_run,
             self.escalation.cancel_request,
         )
+        if workflow.patched(OUTCOME_CONTINUED):
+            # This run ends here but the issue's run goes on: never "running" on a closed run.
+            workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("continued")])
         workflow.logger.info("continuing as new after %d rounds at %s", self._rounds, at)
         workflow.continue_as_new(self.input.model_copy(update={"carried": carried}))
 

@@ -6,6 +6,7 @@ return finds its own earlier work instead of duplicating it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from temporalio import activity
@@ -39,6 +40,11 @@ def carries_marker(body: str, marker: str) -> bool:
     # A whole-line match: a quoted reply ("> <!-- ... -->") or a longer marker does not count.
     line = marker_line(marker)
     return any(candidate.strip() == line for candidate in body.splitlines())
+
+
+# Removing a label races other runs' merges of duplicate labels (labels.py): check, again.
+REMOVE_ROUNDS = 5
+REMOVE_SETTLE_SECONDS = 0.2
 
 
 class ForgeActivities:
@@ -127,10 +133,18 @@ class ForgeActivities:
         client = self.client_for(repo)
         if input.add:
             await client.add_labels_by_name(repo.owner, repo.name, number, input.add)
-        for name in dict.fromkeys(input.remove):
-            await client.remove_label(repo.owner, repo.name, number, name)
-        labels = await client.list_issue_labels(repo.owner, repo.name, number)
-        return [label.name for label in labels]
+        removed = set(input.remove)
+        for _ in range(REMOVE_ROUNDS):
+            for name in dict.fromkeys(input.remove):
+                await client.remove_label(repo.owner, repo.name, number, name)
+            labels = await client.list_issue_labels(repo.owner, repo.name, number)
+            if not removed & {label.name for label in labels}:
+                return [label.name for label in labels]
+            # A racing run's merge of duplicate labels gave one back; it settles quickly.
+            await asyncio.sleep(REMOVE_SETTLE_SECONDS)
+        raise ApplicationError(
+            f"labels {sorted(removed)} keep coming back on #{number}", type=names.ERR_FORGE_CONFLICT
+        )
 
     @activity.defn(name=names.UPSERT_COMMENT)
     async def upsert_comment(self, input: UpsertCommentInput) -> CommentRef:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.forge.activities import ForgeActivities
@@ -22,6 +25,9 @@ from domain.forge import EnsureLabelsInput, LabelSpec, SetIssueLabelsInput
 from domain.issue import IssueRef, RepoRef
 
 RUNS = 20
+ATTEMPTS = 5
+T = TypeVar("T")
+R = TypeVar("R")
 SPECS = [
     LabelSpec(name=names.LABEL_IN_PROGRESS),
     LabelSpec(name=names.LABEL_PR_OPEN),
@@ -40,18 +46,27 @@ class CountingClient(GiteaClient):
         return await super().create_label(owner, repo, name, color, description)
 
 
+async def attempt(fn: Callable[[T], Awaitable[R]], arg: T) -> R:
+    """Like Temporal: a retryable failure (a label deleted by a racing run) is tried again."""
+    for tries in range(ATTEMPTS):
+        try:
+            return await ActivityEnvironment().run(fn, arg)
+        except ApplicationError as err:
+            if err.non_retryable or tries == ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def one_run(forge: RunningForge, issue: IssueRef) -> list[str]:
     acts = ForgeActivities(lambda _: forge.token, client_factory=CountingClient)
-    env = ActivityEnvironment()
     try:
-        await env.run(acts.ensure_labels, EnsureLabelsInput(repo=issue.repo, labels=SPECS))
+        await attempt(acts.ensure_labels, EnsureLabelsInput(repo=issue.repo, labels=SPECS))
         start = SetIssueLabelsInput(issue=issue, add=[names.LABEL_IN_PROGRESS], remove=[])
-        await env.run(acts.set_issue_labels, start)
+        await attempt(acts.set_issue_labels, start)
         done = SetIssueLabelsInput(
             issue=issue, add=[names.LABEL_PR_OPEN], remove=[names.LABEL_IN_PROGRESS]
         )
-        labels: list[str] = await env.run(acts.set_issue_labels, done)
-        return labels
+        return await attempt(acts.set_issue_labels, done)
     finally:
         await acts.aclose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from temporalio.client import WorkflowHandle
+from temporalio.common import SearchAttributeKey
 from temporalio.testing import WorkflowEnvironment
 
 from domain.budget import BudgetLimits, ModelRunSettings
@@ -67,6 +68,10 @@ async def test_a_long_resolution_loop_continues_as_new_and_carries_its_state(
         chain = await run_chain(time_skipping_env, handle)
     # Two test runs per run: 1-2 | 3-4 | 5-6, so at least two continue-as-new.
     assert len(chain) >= 3 and len(set(chain)) == len(chain)
+    # A closed run never says "running": only the chain's last run carries the outcome.
+    first = time_skipping_env.client.get_workflow_handle(handle.id, run_id=chain[0])
+    attrs = (await first.describe()).typed_search_attributes
+    assert attrs.get(SearchAttributeKey.for_keyword("Outcome")) == "continued"
     assert result.outcome == "pr_opened"
     assert world.test_runs == 6
     attempts = result.status.attempts
