@@ -10,16 +10,14 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from config.settings import AutopilotConfig, load_config
-from devstack.forge.testing import RunningForge, free_port, running_forge
+from devstack.forge.testing import RunningForge, running_forge
 from devstack.model_server.testing import running_model_server
 from devstack.seed import Seeder
 from devstack.stack import DEMO_SCENARIO
-from devstack.temporal_server import temporal_cli
-from domain.names import SEARCH_ATTRIBUTES
+from tests.dev_server import running_dev_server
 from workers.main import running_worker
 
 DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
@@ -27,17 +25,8 @@ DEMO = Path(__file__).resolve().parents[2] / "devstack" / "demo"
 
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_existing_path=temporal_cli(),
-        port=free_port(),
-        ui=False,
-    )
-    try:
+    async with running_dev_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="session")

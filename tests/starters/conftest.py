@@ -13,32 +13,21 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from config.settings import AutopilotConfig, load_config
-from devstack.forge.testing import RunningForge, free_port, running_forge
-from devstack.temporal_server import temporal_cli
+from devstack.forge.testing import RunningForge, running_forge
 from domain.issue import IssueRef
-from domain.names import SEARCH_ATTRIBUTES
 from starters.common import issue_ref
+from tests.dev_server import running_dev_server
 from tests.starters.stub import StubIssueWorkflow
 
 
 @pytest.fixture(scope="session")
 async def temporal() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTES,
-        dev_server_existing_path=temporal_cli(),
-        port=free_port(),
-        ui=False,
-    )
-    try:
+    async with running_dev_server() as env:
         yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="session")
