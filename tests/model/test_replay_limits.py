@@ -10,16 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
 from activities.model.anthropic import AnthropicProvider
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.model.provider import ToolRequest
 from devstack.model_server.answer import Answer, ToolUse, count_tokens, limit_answer
-from devstack.model_server.app import create_app
-from devstack.model_server.scenario import load_scenario
 from domain.agent import AgentMessage
 from domain.model import tool_specs
+from tests.model.replay_app import serving
 
 LONG = "x" * 100  # 25 tokens
 SCENARIO = f"""\
@@ -45,16 +43,8 @@ VERSION = {"anthropic-version": "2023-06-01"}
 
 @pytest.fixture
 async def url(tmp_path: Path) -> AsyncIterator[str]:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO)
-    runner = web.AppRunner(create_app(load_scenario(path)), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with serving(SCENARIO, tmp_path) as url:
+        yield url
 
 
 async def openai(url: str, **body: Any) -> httpx.Response:

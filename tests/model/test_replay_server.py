@@ -11,14 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiohttp import web
 from temporalio.exceptions import ApplicationError
 
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.model.provider import ChatMessage, StructuredRequest
-from devstack.model_server.app import create_app
 from devstack.model_server.scenario import ScenarioError, load_scenario
 from devstack.model_server.testing import running_model_server
+from tests.model.replay_app import serving
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,16 +43,8 @@ rules:
 
 @pytest.fixture
 async def server_url(tmp_path: Path) -> AsyncIterator[str]:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO)
-    runner = web.AppRunner(create_app(load_scenario(path)), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with serving(SCENARIO, tmp_path) as url:
+        yield url
 
 
 def chat(schema: str, *texts: str, tool: bool = False) -> dict[str, object]:

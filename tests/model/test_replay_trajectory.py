@@ -9,11 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
-from aiohttp import web
 
-from devstack.model_server.app import create_app
 from devstack.model_server.scenario import ScenarioError, load_scenario
 from devstack.model_server.toolbox import tool_definitions
+from tests.model.replay_app import serving
 
 SCENARIO = """\
 rules:
@@ -44,16 +43,8 @@ ANTHROPIC_TOOLS = tool_definitions("anthropic")
 
 @pytest.fixture
 async def url(tmp_path: Path) -> AsyncIterator[str]:
-    path = tmp_path / "scenario.yaml"
-    path.write_text(SCENARIO)
-    runner = web.AppRunner(create_app(load_scenario(path)), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}/v1"
-    finally:
-        await runner.cleanup()
+    async with serving(SCENARIO, tmp_path) as url:
+        yield url
 
 
 async def post(url: str, path: str, body: dict[str, Any]) -> httpx.Response:
