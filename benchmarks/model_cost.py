@@ -31,10 +31,11 @@ from config.settings import load_config
 from devstack.model_server.testing import running_model_server
 from devstack.stack import DEMO_SCENARIO
 from domain.change import DiffSummary, EditSet, TestRun
+from domain.estimate import estimate_plan_cost
 from domain.issue import IssueInfo
 from domain.model import DraftEditsInput, DraftPlanInput, DraftPlanOutput, ReviewChangeInput
 from domain.plan import Plan, PlanTask
-from domain.tiers import ModelRouting, Tier, TierModel, estimate_plan_cost
+from domain.tiers import ModelRouting, Tier, TierModel
 from domain.usage import TokenUsage
 
 DEMO = DEMO_SCENARIO.parent

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote
 
 import yaml
 from pydantic import (
@@ -25,10 +26,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from temporalio.envconfig import ClientConfigProfile
 
 from config.environment import SandboxConfig, SetupCommands
 from domain import graph, names
 from domain.budget import BudgetLimits, ModelRunSettings
+from domain.review import Reviewer, ReviewSettings
 from domain.run import RepoSettings, RunSettings
 from domain.tiers import (
     DEFAULT_MAX_OUTPUT_TOKENS,
@@ -103,10 +106,39 @@ class _Section(BaseModel):
 
 
 class TemporalSettings(_Section):
+    """Where and how to reach Temporal (resolved with Temporal's own profile: config/temporal.py).
+
+    ``address`` and ``namespace`` left unset here fall back to Temporal's environment variables
+    and profile (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``, ``TEMPORAL_PROFILE``, ...).
+    """
+
     address: HostPort = "127.0.0.1:7233"
     namespace: str = Field(default="default", min_length=1)
     task_queue: str = Field(default=names.TASK_QUEUE, min_length=1)
     ui_url: HttpUrlStr = "http://127.0.0.1:8233"
+
+    def runs_url(self, namespace: str) -> str:
+        """The Web UI's list of a namespace's workflows; a run's page is below it."""
+        return f"{self.ui_url.rstrip('/')}/namespaces/{quote(namespace, safe='')}/workflows"
+
+    # Temporal client profile (temporal.toml) to start from; None: TEMPORAL_PROFILE or "default".
+    profile: str | None = Field(default=None, min_length=1)
+    # TLS: None follows the profile, or turns on with any certificate or an API key.
+    tls: bool | None = None
+    server_ca_cert: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    server_name: str | None = Field(default=None, min_length=1)
+    api_key_env: EnvName = "TEMPORAL_API_KEY"
+    # A stopping worker lets running activities (test runs, model calls) finish this long.
+    graceful_shutdown_seconds: float = Field(default=660, ge=0)
+    health_port: int | None = Field(default=None, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> TemporalSettings:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key: set both for mTLS, or neither")
+        return self
 
 
 class ForgeSettings(_Section):
@@ -237,6 +269,43 @@ class TriggerSettings(_Section):
     label: str = Field(default="autopilot", min_length=1)
 
 
+class TelemetrySettings(_Section):
+    """Metrics and traces (``workers.telemetry``); see config/README.md."""
+
+    # One Prometheus endpoint per worker: Temporal's SDK metrics and Autopilot's.
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Traces: "none" records nothing; "otlp" sends them to an OpenTelemetry collector.
+    traces: Literal["none", "otlp", "console"] = "none"
+    otlp_endpoint: HttpUrlStr = "http://127.0.0.1:4318/v1/traces"
+    service_name: str = Field(default="autopilot", min_length=1)
+
+
+class OperationsSettings(_Section):
+    """Degradation modes and the background schedules (``workers.schedules``)."""
+
+    # A provider's breaker open this long switches the deployment to ``minimal`` (None: never).
+    breaker_minimal_after_seconds: float | None = Field(default=None, gt=0)
+    schedules: bool = True  # the worker creates (or updates) the schedules when it starts
+    monitor_every_minutes: int = Field(default=15, ge=1)
+    # A run whose history has not moved this long, not waiting for a person, is stuck.
+    stuck_after_minutes: int = Field(default=120, ge=1)
+    maintenance_every_hours: int = Field(default=24, ge=1)
+    prune_after_days: int = Field(default=14, ge=1)
+    # "owner/name#N": the issue the daily cost report is commented on (None: a log line).
+    cost_report_issue: str | None = Field(default=None, pattern=r"^[^/\s]+/[^/#\s]+#\d+$")
+
+
+class CapacitySettings(_Section):
+    """Per-kind concurrency of one worker (``workers.main``)."""
+
+    # Test runs and environment builds go to their own task queue ("<task_queue>-heavy"), so
+    # a worker runs at most this many at once however many runs are in flight.
+    max_heavy_activities: int = Field(default=2, ge=1)
+    max_model_activities: int = Field(default=50, ge=1)  # model calls in flight per worker
+    max_activities: int = Field(default=200, ge=1)  # everything else (forge, git) per worker
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     json_format: bool = True
@@ -251,6 +320,29 @@ class RunConfig(RunSettings):
     """``domain.run.RunSettings``, but unknown keys in the file are an error."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _review_apart(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "review" in data:
+            raise ValueError("review: set the reviewer panel in the top-level 'review' section")
+        return data
+
+
+class ReviewerConfig(Reviewer):
+    """``domain.review.Reviewer``, but unknown keys in the file are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReviewConfig(ReviewSettings):
+    """``review.*``: the model reviewers of every run and the approvals a change needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reviewers: list[ReviewerConfig] = Field(  # type: ignore[assignment]
+        default_factory=list, description="Empty: one general reviewer at the review tier"
+    )
 
 
 class RepositoryConfig(RepoSettings):
@@ -277,6 +369,12 @@ class RepositoryConfig(RepoSettings):
         description="Commands building the tests' environment; none: detect; []: no environment",
     )
     setup_timeout_seconds: int = Field(default=DEFAULT_SETUP_TIMEOUT_SECONDS, gt=0)
+    approvers: list[str] | None = Field(
+        default=None, description="Who may approve this repository's plans; None: run.approvers"
+    )
+    verified_approvals: bool = Field(
+        default=False, description="Only comment commands (verified on the forge) decide plans"
+    )
 
     def repo_settings(self) -> RepoSettings:
         return RepoSettings.model_validate(self.model_dump(include=set(RepoSettings.model_fields)))
@@ -323,8 +421,12 @@ class AutopilotConfig(_Section):
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    operations: OperationsSettings = Field(default_factory=OperationsSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     repositories: list[RepositoryConfig] = Field(default_factory=list)
     cross_repo_workflows: dict[RepoKey, CrossRepoWorkflowConfig] = Field(default_factory=dict)
 
@@ -362,6 +464,23 @@ class AutopilotConfig(_Section):
         """A provider's API key, or None when its variable is unset (local models need none)."""
         env = self.model.provider_config(provider).api_key_env
         return (self._env.get(env) or None) if env else None
+
+    def runs_url(self) -> str:
+        """The Web UI's list of the workflows of the namespace runs live in."""
+        return self.temporal.runs_url(resolved_namespace(self))
+
+    def run_settings(self, repo: RepositoryConfig | None = None) -> RunSettings:
+        """What a run's input carries: ``run.*`` with the reviewer panel of ``review.*``; a
+        repository's own approvers (when it names them) and approval rule."""
+        run = self.run.model_dump(exclude={"review"})
+        if repo is not None:
+            if repo.approvers is not None:
+                run["approvers"] = repo.approvers
+            run["verified_approvals"] = run["verified_approvals"] or repo.verified_approvals
+        runs_url = self.runs_url()
+        return RunSettings.model_validate(
+            {**run, "review": self.review.model_dump(), "runs_url": runs_url}
+        )
 
     def model_run_settings(self, repo: RepositoryConfig | None = None) -> ModelRunSettings:
         """Tiers, stage defaults, the repository's overrides and the budgets, for a run's input."""
@@ -501,15 +620,19 @@ def _apply_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
     for variable in sorted(env):
         if not variable.startswith(OVERRIDE_PREFIX):
             continue
+        if not env[variable].strip():
+            continue  # set but empty (an unset CI variable, a blank .env line): the default
         parts = variable[len(OVERRIDE_PREFIX) :].lower().split("__")
         dotted = ".".join(parts)
         problem = _override_problem(parts)
         if problem:
             raise ConfigError(f"environment variable {variable}", dotted, problem)
-        section = data.get(parts[0])
-        if section is not None and not isinstance(section, dict):
+        target: Any = data
+        for part in parts[:-1]:
+            target = target.setdefault(part, {}) if isinstance(target, dict) else None
+        if not isinstance(target, dict):
             continue  # the file's own value is wrong; validation reports it against the file
-        data.setdefault(parts[0], {})[parts[1]] = _yaml_scalar(env[variable])
+        target[parts[-1]] = _yaml_scalar(env[variable])
         applied[dotted] = variable
     return applied
 
@@ -524,8 +647,20 @@ def _override_problem(parts: Sequence[str]) -> str | None:
         return "unknown key"
     if len(parts) == 1:
         return "names a whole section; override its keys one by one"
-    if len(parts) > 2 or parts[1] not in section.model_fields:
-        return "unknown key"
+    if len(parts) == 2 and parts[1] not in section.model_fields and _SECRET_KEY.search(parts[1]):
+        env_key = _SECRET_ENV_KEYS.get(parts[0], "a *_env key")
+        return f"secrets are read from the variable named by {env_key}, not from overrides"
+    model: type[BaseModel] = section
+    for depth, part in enumerate(parts[1:], start=2):
+        if part not in model.model_fields:
+            return "unknown key"
+        inner = model.model_fields[part].annotation
+        if depth == len(parts):
+            return None
+        # A nested settings model (run.implement, run.lessons) takes its keys one level down.
+        if not (isinstance(inner, type) and issubclass(inner, BaseModel)):
+            return "unknown key"
+        model = inner
     return None
 
 
@@ -547,7 +682,11 @@ def _dotted(loc: Sequence[int | str]) -> str:
 
 
 _SECRET_KEY = re.compile(r"(^|_)(token|api_?key|password|secret)$")
-_SECRET_ENV_KEYS = {"forge": "forge.token_env", "model": "model.api_key_env"}
+_SECRET_ENV_KEYS = {
+    "forge": "forge.token_env",
+    "model": "model.api_key_env",
+    "temporal": "temporal.api_key_env",
+}
 
 
 def _reason(error: Mapping[str, Any]) -> str:
@@ -586,3 +725,24 @@ def _validate(
             if key == dotted:
                 source = f"environment variable {variable}"
         raise ConfigError(source, key, reason) from None
+
+
+def temporal_profile(
+    settings: TemporalSettings, env: Mapping[str, str], source: str = "config"
+) -> ClientConfigProfile:
+    """Temporal's own client profile (config file and ``TEMPORAL_*`` variables) from ``env``."""
+    try:
+        return ClientConfigProfile.load(profile=settings.profile, override_env_vars=dict(env))
+    except Exception as failure:  # the bridge raises plain RuntimeErrors for bad files
+        reason = " ".join(str(failure).split())
+        reason = f"Temporal client profile: {reason}"
+        raise ConfigError(source, "temporal.profile", reason) from None
+
+
+def resolved_namespace(config: AutopilotConfig) -> str:
+    """The namespace runs live in: ``temporal.namespace`` when set, else Temporal's own."""
+    settings = config.temporal
+    if "namespace" in settings.model_fields_set:
+        return settings.namespace
+    profile = temporal_profile(settings, config._env, config._source)
+    return profile.namespace or settings.namespace

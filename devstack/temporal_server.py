@@ -84,7 +84,9 @@ class DevServer:
         *,
         start_timeout: float = START_TIMEOUT_SECONDS,
     ) -> None:
-        self.state_dir = Path(state_dir)
+        # Absolute: the server runs with the state dir as its working directory, so a
+        # relative database path would otherwise be resolved twice.
+        self.state_dir = Path(state_dir).absolute()
         self.host = host
         self.port = port
         self.ui_port = ui_port

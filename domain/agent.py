@@ -32,6 +32,14 @@ ALL_TOOLS: tuple[ToolName, ...] = (
     "finish",
 )
 AgentPurpose = Literal["plan", "task", "fix", "review"]
+# The run stage a call for each purpose belongs to, for logs: fixes are made while verifying,
+# answers to a review in the implement stage the review sends the run back to.
+PURPOSE_STAGES: dict[AgentPurpose, str] = {
+    "plan": "plan",
+    "task": "implement",
+    "fix": "verify",
+    "review": "implement",
+}
 StopReason = Literal["end_turn", "tool_use", "length", "refusal"]
 
 
@@ -69,6 +77,9 @@ class AgentBrief(BaseModel):
     feedback: str = Field(default="", description="Test output, review comments or guidance")
     repo_map: str = Field(default="", description="File tree and outline of definitions")
     test_command: str = Field(default="", description="What the run tool can use to test")
+    lessons: list[str] = Field(
+        default_factory=list, description="Advisory lessons from earlier runs (data)"
+    )
 
 
 class AgentTurnInput(BaseModel):
@@ -115,6 +126,17 @@ class RunToolsOutput(BaseModel):
 class RepoMapInput(BaseModel):
     workspace: WorkspaceRef
     max_tokens: int = Field(default=6000, gt=0, description="Trim the map to about this size")
+
+
+class FileSizesInput(BaseModel):
+    workspace: WorkspaceRef
+    paths: list[str] = Field(max_length=200)
+
+
+class FileSizes(BaseModel):
+    """Bytes per path; a path that is not a file (yet) is left out."""
+
+    sizes: dict[str, int] = Field(default_factory=dict)
 
 
 class RepoMap(BaseModel):

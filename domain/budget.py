@@ -85,6 +85,15 @@ class BudgetRaise(BaseModel):
     issue_usd: float | None = Field(default=None, gt=0)
 
 
+def budget_name(scope: BudgetScope, task_id: str | None = None) -> str:
+    """How messages name a budget: ``the model budget of task 'a'``."""
+    if scope == "task":
+        return f"the model budget of task {task_id!r}"
+    if scope == "issue":
+        return "the model budget of this issue"
+    return "the hourly model budget shared by all runs"
+
+
 class BudgetPause(BaseModel):
     """Why a run stopped before a model call, for its status and the comment it posts."""
 
@@ -95,9 +104,9 @@ class BudgetPause(BaseModel):
     retry_at: datetime | None = None
 
     def message(self) -> str:
-        where = f"task {self.task_id!r}" if self.scope == "task" else f"the {self.scope}"
+        what = budget_name(self.scope, self.task_id)
         text = (
-            f"⏸️ The model budget of {where} is used up (${self.spent_usd:.4f} of "
+            f"⏸️ {what[0].upper()}{what[1:]} is used up (${self.spent_usd:.4f} of "
             f"${self.limit_usd:.4f})."
         )
         if self.scope == "global":
@@ -108,9 +117,14 @@ class BudgetPause(BaseModel):
                 "ledger's `raise_limit` Update)."
             )
         flag, field = f"--{self.scope}-usd", f"{self.scope}_usd"
+        where = "the `raise_budget` Update"
+        if self.scope == "task" and self.task_id:
+            # A task's own budget is held by its own workflow, not by the issue's run.
+            flag = f"--task {self.task_id} {flag}"
+            where += " of the task's workflow (`…/task/<id>`)"
         return text + (
             f" Raise it (`python -m starters.steer --repo … --issue … raise-budget {flag} …`,"
-            f" or the `raise_budget` Update with `{field}`), or cancel the run."
+            f" or {where} with `{field}`), or cancel the run."
         )
 
 
@@ -203,14 +217,25 @@ class ModelGatewayStatus(BaseModel):
     usage_by_task: dict[str, TokenUsage] = Field(default_factory=dict)
     total: TokenUsage = Field(default_factory=TokenUsage)
     tiers: dict[str, str] = Field(default_factory=dict, description="stage or task -> tier")
+    # Why: "stage or task -> reason"; a stage's row lists every tier and reason its calls had
+    # (the tasks' own reasons are in the breakdown by task).
+    tier_reasons: dict[str, str] = Field(default_factory=dict)
+    stage_tiers: dict[str, list[str]] = Field(default_factory=dict)
+    stage_reasons: dict[str, list[str]] = Field(default_factory=dict)
     failovers: list[Failover] = Field(default_factory=list)
     paused: BudgetPause | None = None
 
-    def add(self, stage: str, task_id: str | None, tier: str, usage: TokenUsage) -> None:
+    def add(
+        self, stage: str, task_id: str | None, tier: str, usage: TokenUsage, reason: str = ""
+    ) -> None:
         self.usage_by_stage[stage] = self.usage_by_stage.get(stage, TokenUsage()) + usage
         if task_id is not None:
             self.usage_by_task[task_id] = self.usage_by_task.get(task_id, TokenUsage()) + usage
         self.tiers[task_id or stage] = tier
+        if reason:
+            self.tier_reasons[task_id or stage] = reason
+        _add_once(self.stage_tiers, stage, [tier])
+        _add_once(self.stage_reasons, stage, [reason])
         self.total = self.total + usage
 
     def merge(self, child: ModelGatewayStatus) -> None:
@@ -220,24 +245,40 @@ class ModelGatewayStatus(BaseModel):
         for task_id, usage in child.usage_by_task.items():
             self.usage_by_task[task_id] = self.usage_by_task.get(task_id, TokenUsage()) + usage
         self.tiers.update(child.tiers)
+        self.tier_reasons.update(child.tier_reasons)
+        for stage, tiers in child.stage_tiers.items():
+            _add_once(self.stage_tiers, stage, tiers)
+        for stage, reasons in child.stage_reasons.items():
+            _add_once(self.stage_reasons, stage, reasons)
         self.failovers.extend(child.failovers)
         self.total = self.total + child.total
 
     def markdown(self) -> str:
         """Tables for the progress comment and the PR body: each call once, by stage, so the
         rows add up to the total; below, the same calls of plan tasks, by task."""
-        lines = [*_usage_table("stage", self.usage_by_stage, self.tiers)]
+        stage_rows = {
+            stage: (
+                self._stage_tier(stage),
+                "; ".join(r for r in self.stage_reasons.get(stage, [])),
+            )
+            for stage in self.usage_by_stage
+        }
+        lines = [*_usage_table("stage", self.usage_by_stage, stage_rows)]
         t = self.total
         lines.append(
             f"| **total** | | {t.calls} ({t.cached_calls}) | {t.input_tokens} / "
-            f"{t.output_tokens} | **${t.cost_usd:.4f}** |"
+            f"{t.output_tokens} | **${t.cost_usd:.4f}** | |"
         )
         if self.usage_by_task:
+            task_rows = {
+                task: (self.tiers.get(task, ""), self.tier_reasons.get(task, ""))
+                for task in self.usage_by_task
+            }
             lines += [
                 "",
                 "By plan task (a breakdown of the calls above, already in the total):",
                 "",
-                *_usage_table("task", self.usage_by_task, self.tiers),
+                *_usage_table("task", self.usage_by_task, task_rows),
             ]
         for f in self.failovers:
             lines.append(
@@ -248,16 +289,31 @@ class ModelGatewayStatus(BaseModel):
             lines.append("\n" + self.paused.message())
         return "\n".join(lines)
 
+    def _stage_tier(self, stage: str) -> str:
+        """Every tier the stage's calls went to; runs from before reasons were kept named the
+        tier of stage-level calls only."""
+        tiers = self.stage_tiers.get(stage) or [self.tiers.get(stage, "")]
+        return ", ".join(t for t in tiers if t) or "untiered"
 
-def _usage_table(key: str, usage: dict[str, TokenUsage], tiers: dict[str, str]) -> list[str]:
+
+def _add_once(into: dict[str, list[str]], key: str, values: list[str]) -> None:
+    known = into.setdefault(key, [])
+    known.extend(v for v in values if v and v not in known)
+
+
+def _usage_table(
+    key: str, usage: dict[str, TokenUsage], tiers: dict[str, tuple[str, str]]
+) -> list[str]:
+    """One row per stage or task; ``tiers``: name -> (tier, why it was chosen)."""
     lines = [
-        f"| {key} | tier | calls (cached) | tokens in / out | cost |",
-        "|---|---|---:|---:|---:|",
+        f"| {key} | tier | calls (cached) | tokens in / out | cost | why this tier |",
+        "|---|---|---:|---:|---:|---|",
     ]
     for name, u in usage.items():
+        tier, why = tiers.get(name, ("", ""))
         lines.append(
-            f"| {name} | {tiers.get(name, '')} | {u.calls} ({u.cached_calls}) | "
-            f"{u.input_tokens} / {u.output_tokens} | ${u.cost_usd:.4f} |"
+            f"| {name} | {tier or 'untiered'} | {u.calls} ({u.cached_calls}) | "
+            f"{u.input_tokens} / {u.output_tokens} | ${u.cost_usd:.4f} | {why} |"
         )
     return lines
 

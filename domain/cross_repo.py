@@ -21,7 +21,7 @@ from domain.run import RepoSettings, RunSettings
 Coordination = Literal["sequential", "parallel"]
 OnFailure = Literal["hold", "compensate"]
 Decision = Literal["compensate", "retry", "abandon"]
-CrossRepoOutcome = Literal["running", "merged", "compensated", "abandoned", "failed"]
+CrossRepoOutcome = Literal["running", "merged", "compensated", "abandoned", "failed", "cancelled"]
 RepoStage = Literal[
     "waiting",  # for its dependencies (sequential) or not started yet
     "running",  # its IssueWorkflow is carrying the linked issue
@@ -105,6 +105,8 @@ class RepoProgress(BaseModel):
     green: bool = False
     merged: bool = False
     revert_pr_url: str | None = None
+    revert_merged: bool = Field(default=False, description="Its revert PR is merged")
+    merge_commit_sha: str | None = Field(default=None, description="What a revert undoes")
     error: str | None = None
 
 
@@ -161,6 +163,14 @@ class PullVerdict(BaseModel):
     head_branch: str = ""
     merge_commit_sha: str | None = None
     needs_human: bool = Field(default=False, description="The linked issue asks for a human")
+    mergeable: bool = Field(default=False, description="The forge could merge it without conflict")
+    head_sha: str = Field(default="", description="The head the statuses and reviews were read at")
+    statuses: dict[str, str] = Field(
+        default_factory=dict, description="Latest state per status context of the head"
+    )
+    stale_change_requests: list[str] = Field(
+        default_factory=list, description="Of changes_requested_by: given on an older head"
+    )
 
     @property
     def approved(self) -> bool:
@@ -174,6 +184,9 @@ class PullVerdict(BaseModel):
 class PullVerdictInput(BaseModel):
     pull: PullRef | None = None
     issue: IssueRef | None = Field(default=None, description="Linked issue, for needs-human")
+    writers_only: bool = Field(
+        default=False, description="Count only reviews of people with write access"
+    )
 
 
 class UpdatePullSectionInput(BaseModel):
@@ -183,8 +196,9 @@ class UpdatePullSectionInput(BaseModel):
 
 class MergePullInput(BaseModel):
     pull: PullRef
-    style: Literal["merge", "squash", "rebase"] = "merge"
+    style: Literal["merge", "squash", "rebase", "rebase-merge", "fast-forward-only"] = "merge"
     title: str = ""
+    head_sha: str = Field(default="", description="Refuse when the head moved past this commit")
 
 
 class MergeOutcome(BaseModel):

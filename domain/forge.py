@@ -42,6 +42,19 @@ class UpsertCommentInput(BaseModel):
     body: str
 
 
+class FindCommentInput(BaseModel):
+    """One comment of the issue by id (a comment command the run verifies)."""
+
+    issue: IssueRef
+    comment_id: int
+
+
+class IssueComment(BaseModel):
+    id: int
+    author: str = Field(description="The forge's login of who wrote it")
+    body: str
+
+
 class CommentRef(BaseModel):
     id: int
     html_url: str

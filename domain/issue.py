@@ -26,6 +26,9 @@ class RepoRef(BaseModel):
         return urlsplit(self.forge_url).netloc
 
 
+ISSUE_BRANCH_PREFIX = "autopilot/issue-"
+
+
 class IssueRef(BaseModel):
     """One issue of one repository."""
 
@@ -40,7 +43,15 @@ class IssueRef(BaseModel):
     @property
     def branch(self) -> str:
         """The deterministic branch every run for this issue works on."""
-        return f"autopilot/issue-{self.number}"
+        return f"{ISSUE_BRANCH_PREFIX}{self.number}"
+
+
+def issue_of_branch(branch: str) -> int | None:
+    """The issue whose run works on ``branch`` (``autopilot/issue-N``), if it is one."""
+    number = branch.removeprefix(ISSUE_BRANCH_PREFIX)
+    if number == branch or not number.isdigit() or number.startswith("0"):
+        return None
+    return int(number)
 
 
 def issue_workflow_id(issue: IssueRef) -> str:

@@ -11,7 +11,7 @@ from domain.agent import ToolName
 from domain.change import DiffSummary, EditSet, TestRun
 from domain.issue import IssueInfo
 from domain.plan import Plan, PlanTask
-from domain.review import ReviewVerdict
+from domain.review import GENERAL_FOCUS, ReviewVerdict
 from domain.tiers import ProviderRole, Tier
 from domain.usage import TokenUsage
 
@@ -24,6 +24,10 @@ class DraftPlanInput(BaseModel):
     feedback: list[str] = Field(
         default_factory=list, description="Earlier rejections of a plan, oldest first"
     )
+    lessons: list[str] = Field(
+        default_factory=list, description="Advisory lessons from earlier runs (data)"
+    )
+    approach: str = Field(default="", description="An experiment variant's planning instructions")
     tier: Tier | None = Field(default=None, description="None: the default (untiered) model")
     provider_role: ProviderRole = Field(default="primary", description="backup after failover")
 
@@ -67,6 +71,10 @@ class ReviewChangeInput(BaseModel):
     plan: Plan
     diff: DiffSummary
     test_run: TestRun
+    lessons: list[str] = Field(
+        default_factory=list, description="Advisory lessons from earlier runs (data)"
+    )
+    focus: str = Field(default=GENERAL_FOCUS, description="What this reviewer looks at above all")
     tier: Tier | None = Field(default=None, description="None: the default (untiered) model")
     provider_role: ProviderRole = Field(default="primary", description="backup after failover")
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from domain.agent import AgentLimits, AgentPurpose, AgentState, AgentSummary
 from domain.budget import GatewayState, ModelGatewayStatus, ModelRunSettings
 from domain.change import TestRun
-from domain.issue import IssueInfo
+from domain.issue import IssueInfo, IssueRef
 from domain.plan import Plan, PlanTask
 from domain.tiers import ProviderRole, Tier
 from domain.usage import TokenUsage
@@ -18,6 +18,8 @@ from domain.workspace import EnvironmentRef, WorkspaceRef
 CONFLICT_SCHEMA_NAME = "conflict_resolution"
 
 TaskState = Literal["waiting", "running", "completed", "failed", "blocked", "skipped"]
+# Only these may be skipped: the run asks a person about them, and skipping lets dependents go on.
+SKIPPABLE_TASK_STATES: tuple[TaskState, ...] = ("failed", "blocked")
 
 
 def task_branch(issue_branch: str, task_id: str) -> str:
@@ -50,8 +52,14 @@ class TaskWorkflowInput(BaseModel):
     limits: AgentLimits = Field(default_factory=AgentLimits)
     candidate: int = Field(default=0, ge=0, description="Which of several tries this is (0: one)")
     repo_map: str = Field(default="", description="The repository's map, from planning")
+    lessons: list[str] = Field(
+        default_factory=list, description="Advisory lessons from earlier runs (data)"
+    )
     carried: TaskCarried | None = Field(
         default=None, description="Set by continue-as-new: the loop resumes at its turn"
+    )
+    issue_ref: IssueRef | None = Field(
+        default=None, description="Where the task says it is paused on its own budget"
     )
 
 

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from domain.plan import Plan, PlanTask
+from domain.plan import PlanTask
 from domain.usage import TokenUsage
 
 Tier = Literal["fast", "balanced", "advanced"]
@@ -39,12 +39,8 @@ MANY_DEPENDENCIES = 2
 BALANCED_FROM_POINTS = 2
 ADVANCED_FROM_POINTS = 4
 
-# Estimate of one call, before its prompt exists (prompt overhead, per file, per answer).
+# What one call's prompt adds to its input (system prompt, schema), for budget reservations.
 PROMPT_OVERHEAD_TOKENS = 1_500
-TOKENS_PER_FILE = 1_200
-OUTPUT_TOKENS_PER_FILE = 800
-PLAN_OUTPUT_TOKENS = 1_500
-REVIEW_OUTPUT_TOKENS = 600
 
 
 # Planning needs judgement, a review against a rubric less; edits are assessed per task.
@@ -106,6 +102,10 @@ class ModelRouting(BaseModel):
     def tier_for(self, stage: str, task: PlanTask | None = None) -> Tier:
         return choose_tier(stage, task, self.stage_tiers, self.overrides)
 
+    def explain_tier(self, stage: str, task: PlanTask | None = None) -> tuple[Tier, str]:
+        """The tier and why it was chosen, for the cost table."""
+        return explain_tier(stage, task, self.stage_tiers, self.overrides)
+
     def model_for(self, tier: Tier) -> TierModel:
         return self.tiers[tier]
 
@@ -115,24 +115,31 @@ class ModelRouting(BaseModel):
 
 def assess_complexity(task: PlanTask) -> Tier:
     """The tier a task needs, from its description, files, dependencies and hints."""
+    return complexity(task)[0]
+
+
+def complexity(task: PlanTask) -> tuple[Tier, list[str]]:
+    """The tier a task needs and the signals that raised it (empty: none, a small task)."""
     if task.requires_deep_analysis:
-        return "advanced"
-    points = 0
+        return "advanced", ["the plan asks for deep analysis"]
+    points, signals = 0, []
     text = f"{task.title}\n{task.description}\n" + "\n".join(task.acceptance_criteria)
-    if len(task.description) >= VERY_LONG_DESCRIPTION_CHARS:
-        points += 2
-    elif len(task.description) >= LONG_DESCRIPTION_CHARS:
-        points += 1
-    points += 2 * min(2, len({m.group(0).lower()[:6] for m in _HARD_WORDS.finditer(text)}))
-    if len(task.files) >= VERY_MANY_FILES:
-        points += 2
-    elif len(task.files) >= MANY_FILES:
-        points += 1
+    if len(task.description) >= LONG_DESCRIPTION_CHARS:
+        points += 2 if len(task.description) >= VERY_LONG_DESCRIPTION_CHARS else 1
+        signals.append(f"size: {len(task.description)}-character description")
+    words = {m.group(0).lower(): m.group(0).lower()[:6] for m in _HARD_WORDS.finditer(text)}
+    if words:
+        points += 2 * min(2, len(set(words.values())))
+        signals.append("keywords: " + ", ".join(sorted(words)))
+    if len(task.files) >= MANY_FILES:
+        points += 2 if len(task.files) >= VERY_MANY_FILES else 1
+        signals.append(f"size: {len(task.files)} files")
     if len(task.depends_on) >= MANY_DEPENDENCIES:
         points += 1
+        signals.append(f"dependencies: {len(task.depends_on)}")
     if points >= ADVANCED_FROM_POINTS:
-        return "advanced"
-    return "balanced" if points >= BALANCED_FROM_POINTS else "fast"
+        return "advanced", signals
+    return ("balanced" if points >= BALANCED_FROM_POINTS else "fast"), signals
 
 
 def choose_tier(
@@ -142,14 +149,27 @@ def choose_tier(
     overrides: dict[str, Tier] | None = None,
 ) -> Tier:
     """Repository override for the stage, then the stage default, then the task's complexity."""
+    return explain_tier(stage, task, stage_tiers, overrides)[0]
+
+
+def explain_tier(
+    stage: str,
+    task: PlanTask | None,
+    stage_tiers: dict[str, Tier],
+    overrides: dict[str, Tier] | None = None,
+) -> tuple[Tier, str]:
+    """``choose_tier`` with the reason, in words a cost table can show."""
     overrides = overrides or {}
     if stage in overrides:
-        return overrides[stage]
+        return overrides[stage], f"repository override ({stage})"
     if stage in stage_tiers:
-        return stage_tiers[stage]
+        return stage_tiers[stage], f"stage default ({stage})"
     if "task" in overrides:
-        return overrides["task"]
-    return assess_complexity(task) if task is not None else "balanced"
+        return overrides["task"], "repository override (task)"
+    if task is None:
+        return "balanced", "default (no task to assess)"
+    tier, signals = complexity(task)
+    return tier, "; ".join(signals) if signals else "size: small task"
 
 
 def estimate_tokens(chars: int) -> int:
@@ -160,71 +180,6 @@ def estimate_call_usd(spec: TierModel, input_chars: int, max_output_tokens: int)
     """An upper-bound guess of one call's cost, reserved from budgets before it is made."""
     input_tokens = PROMPT_OVERHEAD_TOKENS + estimate_tokens(input_chars)
     return spec.cost_usd(input_tokens, max_output_tokens)
-
-
-class TaskEstimate(BaseModel):
-    task_id: str
-    tier: Tier
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-
-
-class CostEstimate(BaseModel):
-    """What implementing and reviewing a plan should cost, before any of it is done."""
-
-    tasks: list[TaskEstimate]
-    review_tier: Tier
-    review_cost_usd: float
-    total_cost_usd: float
-
-    def markdown(self) -> str:
-        rows = [
-            f"| {t.task_id} | {t.tier} | {t.input_tokens + t.output_tokens} | ${t.cost_usd:.4f} |"
-            for t in self.tasks
-        ]
-        return "\n".join(
-            [
-                "| task | tier | tokens (est.) | cost (est.) |",
-                "|---|---|---:|---:|",
-                *rows,
-                f"| review | {self.review_tier} | | ${self.review_cost_usd:.4f} |",
-                f"| **total** | | | **${self.total_cost_usd:.4f}** |",
-            ]
-        )
-
-
-def estimate_plan_cost(plan: Plan, routing: ModelRouting) -> CostEstimate:
-    """A pure estimate: one edits call per task at its tier, plus one review of the change."""
-    tasks: list[TaskEstimate] = []
-    for task in plan.in_dependency_order():
-        tier = routing.tier_for("edits", task)
-        files = max(1, len(task.files))
-        input_tokens = (
-            PROMPT_OVERHEAD_TOKENS
-            + estimate_tokens(len(task.description) + len(plan.summary))
-            + files * TOKENS_PER_FILE
-        )
-        output_tokens = files * OUTPUT_TOKENS_PER_FILE
-        cost = routing.model_for(tier).cost_usd(input_tokens, output_tokens)
-        tasks.append(
-            TaskEstimate(
-                task_id=task.id,
-                tier=tier,
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cost_usd=cost,
-            )
-        )
-    review_tier = routing.tier_for("review")
-    changed_files = sum(max(1, len(t.files)) for t in plan.tasks)
-    review_cost = routing.model_for(review_tier).cost_usd(
-        PROMPT_OVERHEAD_TOKENS + changed_files * TOKENS_PER_FILE, REVIEW_OUTPUT_TOKENS
-    )
-    total = round(sum(t.cost_usd for t in tasks) + review_cost, 6)
-    return CostEstimate(
-        tasks=tasks, review_tier=review_tier, review_cost_usd=review_cost, total_cost_usd=total
-    )
 
 
 def single_model_routing(

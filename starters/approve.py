@@ -1,11 +1,16 @@
 """Approve or reject the plan an issue's run is waiting on (the ``approve`` Update).
 
 The Update's validator answers every refusal (not an approver, no plan waiting, a rejection
-without feedback, another plan version) with its reason: printed in one line, status 2. The
+without feedback, another plan version, a repository taking only forge-verified decisions) with
+its reason: printed in one line, status 2. ``--as`` is self-declared: the issue shows the
+decision as made through the Update; only an ``/autopilot approve`` comment is verified. The
 ``decide`` signal, which drops such decisions silently, is never used here.
 
 python -m starters.approve --repo owner/name --issue 42 --approve --as alice
 python -m starters.approve --repo owner/name --issue 42 --reject "split task 2" --as alice
+python -m starters.approve --repo owner/name --issue 42 --approve --stage merge
+
+The same decides the run's other gates (``run.gates``); ``--stage`` names the gate decided on.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from starters.common import (
     latest_run,
     run_main,
 )
+from starters.gates import STAGE_HELP, parse_stage
 
 
 def parser() -> argparse.ArgumentParser:
@@ -37,18 +43,25 @@ def parser() -> argparse.ArgumentParser:
     decision = p.add_mutually_exclusive_group(required=True)
     decision.add_argument("--approve", action="store_true")
     decision.add_argument("--reject", metavar="FEEDBACK", help="what the next plan must change")
-    p.add_argument("--as", dest="approver", default=getpass.getuser(), help="who decides")
+    p.add_argument(
+        "--as",
+        dest="approver",
+        default=getpass.getuser(),
+        help="who decides; self-declared (nothing checks it), and shown so on the issue",
+    )
     p.add_argument(
         "--plan",
         type=int,
         metavar="VERSION",
         help="the plan version decided on (refused if another is waiting)",
     )
+    p.add_argument("--stage", help=STAGE_HELP)
     p.add_argument("--config", type=Path)
     return p
 
 
 async def decide(args: argparse.Namespace) -> int:
+    stage = parse_stage(args.stage)
     config = load_config(path=args.config)
     issue = issue_ref(config, args.repo, args.issue)
     client = await connect(config)
@@ -57,6 +70,7 @@ async def decide(args: argparse.Namespace) -> int:
         approved=bool(args.approve),
         feedback=args.reject or "",
         plan_version=args.plan,
+        stage=stage,
     )
     handle = client.get_workflow_handle(issue.workflow_id)
     try:

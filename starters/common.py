@@ -9,7 +9,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
-from urllib.parse import quote
 
 from temporalio.client import (
     Client,
@@ -23,17 +22,21 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.control import current_mode
 from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
 from activities.forge.gitea_models import Issue
 from config.settings import AutopilotConfig, ConfigError
+from config.temporal import TemporalConnectError, temporal_connection
 from domain import names
+from domain.capacity import MEMO_ACTIVITY_QUEUES, activity_queues
 from domain.issue import IssueRef, RepoRef
-from domain.run import IssueStatus, IssueWorkflowInput, ResumeRequest, RunSettings
+from domain.mode import ModeState
+from domain.run import GateStage, IssueStatus, IssueWorkflowInput, ResumeRequest, run_link
+from workers.telemetry import flush_traces, starter_interceptors
 
 
 class StarterError(Exception):
@@ -60,11 +63,23 @@ async def check_issue(config: AutopilotConfig, issue: IssueRef, token: str) -> I
     """The issue; a clear StarterError when the forge says it does not exist."""
     repo = issue.repo
     try:
-        async with GiteaClient(config.forge.url, token) as forge:
-            found = await forge.get_issue(repo.owner, repo.name, issue.number)
+        async with GiteaClient(
+            config.forge.url, token, timeout=config.forge.timeout_seconds
+        ) as forge:
+            try:
+                found = await forge.get_issue(repo.owner, repo.name, issue.number)
+            except GiteaError as err:
+                if err.status != 404:
+                    raise
+                # The forge answers 404 for a missing repository too: say which is missing.
+                await forge.get_repo(repo.owner, repo.name)
+                raise StarterError(f"issue #{issue.number} not found in {repo.full_name}") from None
     except GiteaError as err:
         if err.status == 404:
-            raise StarterError(f"issue #{issue.number} not found in {repo.full_name}") from None
+            raise StarterError(
+                f"repository {repo.full_name} not found on the forge at {config.forge.url} "
+                "(or the token cannot see it)"
+            ) from None
         if err.status is None or err.status >= 500:
             raise StarterError(f"cannot reach the forge at {config.forge.url}") from None
         raise StarterError(f"the forge refused: {err.message}") from None
@@ -73,33 +88,35 @@ async def check_issue(config: AutopilotConfig, issue: IssueRef, token: str) -> I
     return found
 
 
-def workflow_input(config: AutopilotConfig, issue: IssueRef) -> IssueWorkflowInput:
+def workflow_input(
+    config: AutopilotConfig, issue: IssueRef, gates: list[GateStage] | None = None
+) -> IssueWorkflowInput:
+    """The run's input; ``gates`` (the starter's ``--gates``) override the configured ones."""
     repository = config.repository(issue.repo.full_name)
     assert repository is not None
-    return IssueWorkflowInput(
+    input = IssueWorkflowInput(
         issue=issue,
         repo_settings=repository.repo_settings(),
-        settings=RunSettings.model_validate(config.run.model_dump()),
+        settings=config.run_settings(repository),
         model=config.model_run_settings(repository),
     )
+    if gates is not None:
+        input.settings.gates, input.repo_settings.gates = gates, None
+    return input
 
 
 def ui_link(config: AutopilotConfig, workflow_id: str, run_id: str | None = None) -> str:
-    base = config.temporal.ui_url.rstrip("/")
-    link = f"{base}/namespaces/{quote(config.temporal.namespace, safe='')}/workflows/"
-    link += quote(workflow_id, safe="")
-    return f"{link}/{run_id}" if run_id else link
+    return run_link(config.runs_url(), workflow_id, run_id)
 
 
 async def connect(config: AutopilotConfig) -> Client:
+    """A client for the configured Temporal (TLS, API key: ``config.temporal``)."""
     try:
-        return await Client.connect(
-            config.temporal.address,
-            namespace=config.temporal.namespace,
-            data_converter=pydantic_data_converter,
-        )
-    except RuntimeError:
-        raise StarterError(f"cannot reach Temporal at {config.temporal.address}") from None
+        # With tracing configured, the start is the root span of the run's trace.
+        interceptors = starter_interceptors(config.telemetry)
+        return await temporal_connection(config).connect(interceptors=interceptors)
+    except TemporalConnectError as failure:
+        raise StarterError(str(failure)) from None
 
 
 class RunFinished(StarterError):
@@ -170,6 +187,17 @@ def closed_before(previous: WorkflowExecutionDescription, moment: datetime | Non
     return previous.close_time < (moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
+async def mode_for_new_runs(client: Client) -> ModeState:
+    """The deployment's mode; StarterError when it lets no new run start."""
+    try:
+        mode = await current_mode(client)
+    except RPCError as err:  # the control workflow runs, but no worker answers for it
+        raise StarterError(f"cannot read Autopilot's mode: {err.message}") from None
+    if not mode.allows_stage():
+        raise StarterError(f"no new runs start while Autopilot is in mode {mode.describe()}")
+    return mode
+
+
 async def start_issue_run(
     client: Client,
     config: AutopilotConfig,
@@ -177,12 +205,14 @@ async def start_issue_run(
     *,
     rerun: bool = False,
     newer_than: datetime | None = None,
+    gates: list[GateStage] | None = None,
 ) -> StartedRun:
     """Start the issue's run, or attach to the one running: never two at once.
 
     A finished run is followed by a new one only when ``rerun`` (an explicit request) or when
     it ended before ``newer_than`` (when the request was made, or the issue created); otherwise
-    RunFinished. A re-fired trigger therefore never starts a second run.
+    RunFinished. A re-fired trigger therefore never starts a second run. ``gates`` are the
+    started run's own (a joined run keeps those it started with).
     """
     workflow_id = issue.workflow_id
     previous = await latest_run(client, workflow_id)
@@ -191,10 +221,13 @@ async def start_issue_run(
         return StartedRun(workflow_id, previous.run_id, False, link)
     if previous is not None and not rerun and not closed_before(previous, newer_than):
         raise RunFinished(issue, previous)
+    mode = await mode_for_new_runs(client)
+    # A run started in another mode than normal hears it with its start.
+    tell = mode.set_at is not None and mode.mode != "normal"
     try:
         started = await client.start_workflow(
             names.ISSUE_WORKFLOW,
-            workflow_input(config, issue),
+            workflow_input(config, issue, gates),
             id=workflow_id,
             task_queue=config.temporal.task_queue,
             # Allowed to follow a finished run only when decided above; a run that started
@@ -213,6 +246,9 @@ async def start_issue_run(
                     SearchAttributePair(names.SA_OUTCOME, "running"),
                 ]
             ),
+            memo={MEMO_ACTIVITY_QUEUES: activity_queues(config.temporal.task_queue)},
+            start_signal=names.MODE_SIGNAL if tell else None,
+            start_signal_args=[mode] if tell else [],
         )
     except WorkflowAlreadyStartedError:
         raise RunFinished(issue, await latest_run(client, workflow_id)) from None
@@ -261,6 +297,7 @@ def run_main(
         code = 2
     except KeyboardInterrupt:
         code = 130
+    flush_traces()
     sys.stdout.flush()
     sys.stderr.flush()
     # temporalio's Rust bridge can abort at interpreter exit; exit with our own status instead.

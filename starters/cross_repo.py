@@ -29,7 +29,6 @@ from domain.cross_repo import (
     cross_repo_workflow_id,
 )
 from domain.issue import IssueRef, RepoRef
-from domain.run import RunSettings
 from starters.common import (
     StartedRun,
     StarterError,
@@ -72,7 +71,7 @@ def cross_repo_input(config: AutopilotConfig, workflow: str, trigger: IssueRef) 
                 default_branch=repository.default_branch,
                 depends_on=sorted(edges.get(name, set()) & members),
                 repo_settings=repository.repo_settings(),
-                settings=RunSettings.model_validate(config.run.model_dump()),
+                settings=config.run_settings(repository),
                 model=config.model_run_settings(repository),
             )
         )

@@ -150,7 +150,7 @@ async def _finished_change(
 def main() -> None:
     env = dict(os.environ)
     # Inside Actions the forge is the server that fired the event.
-    if env.get("GITHUB_SERVER_URL") and "AUTOPILOT__FORGE__URL" not in env:
+    if env.get("GITHUB_SERVER_URL") and not env.get("AUTOPILOT__FORGE__URL", "").strip():
         env["AUTOPILOT__FORGE__URL"] = env["GITHUB_SERVER_URL"]
 
     async def go() -> int:

@@ -116,6 +116,19 @@ def redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+def add_core_fields(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """Lines forwarded from Temporal's Rust core: its target and fields as plain keys."""
+    entry = event_dict.pop("temporal_log", None)
+    if entry is None:
+        return event_dict
+    event_dict["core_target"] = getattr(entry, "target", NO_STAGE)
+    fields = getattr(entry, "fields", None)
+    if isinstance(fields, Mapping):
+        for key, value in fields.items():
+            event_dict.setdefault(str(key), value)
+    return event_dict
+
+
 def add_temporal_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """Add workflow_id, run_id and stage to lines logged inside an activity or a workflow."""
     record = event_dict.get("_record")
@@ -205,6 +218,7 @@ def configure_logging(
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         processors=[
+            add_core_fields,
             add_temporal_context,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,

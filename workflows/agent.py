@@ -90,6 +90,7 @@ class AgentLoop:
         return self.state
 
     async def _turn(self) -> None:
+        await self._calls.mode.before_turn()  # emergency-stop holds between turns
         state, loop = self.state, self._loop
         state.turn += 1
         answer = await self._gateway.call(

@@ -20,6 +20,7 @@ from domain.task import TaskResult, TaskWorkflowInput
 from domain.tiers import Tier
 from domain.workspace import DiffSummaryInput
 from workflows.calls import Activities
+from workflows.children import inherited_search_attributes
 
 TIER_ORDER: tuple[Tier, ...] = ("fast", "balanced", "advanced")
 CANDIDATE_CLOSE_POLICY = workflow.ParentClosePolicy.REQUEST_CANCEL
@@ -60,6 +61,8 @@ def candidate_input(input: TaskWorkflowInput, number: int) -> TaskWorkflowInput:
 async def best_of(input: TaskWorkflowInput, calls: Activities) -> TaskResult:
     tries = [candidate_input(input, n) for n in range(1, input.limits.candidates + 1)]
     parent = workflow.info().workflow_id
+    attributes = inherited_search_attributes()
+    await calls.mode.before_new_run()  # no new candidates while the mode holds the run
     runs = [
         workflow.execute_child_workflow(
             names.TASK_WORKFLOW,
@@ -67,7 +70,9 @@ async def best_of(input: TaskWorkflowInput, calls: Activities) -> TaskResult:
             id=f"{parent}/candidate/{candidate.candidate}",
             result_type=TaskResult,
             parent_close_policy=CANDIDATE_CLOSE_POLICY,
+            search_attributes=attributes,
             static_summary=f"task {input.task.id}, candidate {candidate.candidate}",
+            memo=workflow.memo() or None,  # its activity queues (domain.capacity)
         )
         for candidate in tries
     ]

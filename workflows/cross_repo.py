@@ -11,10 +11,11 @@ changed: approvals are read from the forge, the only record of them.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain import names
 from domain.cross_repo import (
@@ -29,11 +30,12 @@ from domain.cross_repo import (
 )
 from domain.forge import GetIssueInput
 from domain.issue import IssueInfo, IssueRef
+from domain.pull_feedback import PullFeedback, PullFeedbackInput
 from workflows import cross_repo_report as report
 from workflows.calls import Activities
 from workflows.cross_repo_children import Children
 from workflows.cross_repo_compensation import Compensation
-from workflows.cross_repo_gate import Gate
+from workflows.cross_repo_gate import GATING, Gate
 from workflows.cross_repo_publish import Publisher
 from workflows.cross_repo_set import CrossRepoSet, initial_status
 from workflows.errors import SetFailed
@@ -62,6 +64,14 @@ class CrossRepoWorkflow:
         except ValueError as cycle:
             raise ApplicationError(str(cycle), non_retryable=True) from None
         self._tag_run()
+        try:
+            return await self._carry(input)
+        except asyncio.CancelledError:
+            if workflow.patched(GATING):
+                await self._cancelled()
+            raise
+
+    async def _carry(self, input: CrossRepoInput) -> CrossRepoResult:
         await self._link()
         while True:
             try:
@@ -76,12 +86,11 @@ class CrossRepoWorkflow:
                 "compensate" if input.on_failure == "compensate" else await self._hold()
             )
             if decision == "retry":
-                self._retry()
+                await self._retry()
                 continue
             if decision == "abandon":
                 return await self._finish("abandoned")
-            await self._compensation.run()
-            return await self._finish("compensated")
+            return await self._compensate()
 
     def _tag_run(self) -> None:
         """Search attributes: the Web UI lists this run and its children by ``CrossRepo``."""
@@ -165,6 +174,8 @@ class CrossRepoWorkflow:
         """Wait for a person's decision: ``compensate``, ``retry`` or ``abandon``."""
         self._status.phase = "held"
         self._status.waiting_for = "decision"
+        if workflow.patched(GATING):
+            await self._publisher.publish()  # each PR's table shows why the set is held
         await self._publisher.summary()
         await workflow.wait_condition(lambda: self._decision is not None)
         assert self._decision is not None
@@ -173,11 +184,45 @@ class CrossRepoWorkflow:
         workflow.logger.info("cross-repo decision %s by %s", decision, by.by or "unknown")
         return decision
 
-    def _retry(self) -> None:
-        """Run the failed and cancelled repositories again; what is ready stays ready."""
+    async def _retry(self) -> None:
+        """Run the failed and cancelled repositories again; what is ready stays ready. A
+        repository whose PR got change requests plans its next run with what they say."""
+        if workflow.patched(GATING):
+            for name in self._status.order:
+                progress = self._status.repos[name]
+                if progress.verdict == "changes_requested" and progress.pr_number is not None:
+                    feedback = await self._activities.run(
+                        names.PULL_FEEDBACK,
+                        PullFeedbackInput(pull=self._set.pull(name), writers_only=False),
+                        PullFeedback,
+                    )
+                    self._set.feedback[name] = [report.retry_feedback(feedback)]
         self._status.failure = None
         self._gate.reset()
         self._children.reset_failed()
+
+    async def _compensate(self) -> CrossRepoResult:
+        """Undo the set; while a main still carries the change (a revert PR the forge would
+        not merge), hold with the summary saying which, and try again on ``compensate``."""
+        while await self._compensation.run():
+            self._status.failure = "compensation is incomplete: a revert PR is not merged"
+            if await self._hold() == "abandon":
+                return await self._finish("abandoned")
+        return await self._finish("compensated")
+
+    async def _cancelled(self) -> None:
+        """Cancelled: every comment and PR section says so, never "running" (best effort)."""
+        for progress in self._status.repos.values():
+            if progress.stage in ("waiting", "running"):
+                progress.stage = "cancelled"
+        self._status.phase, self._status.outcome = "done", "cancelled"
+        self._status.waiting_for = None
+        workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("cancelled")])
+        try:
+            await self._publisher.publish()
+            await self._publisher.summary()
+        except ActivityError as err:
+            workflow.logger.warning("could not report the cancellation: %s", err.cause)
 
     async def _finish(self, outcome: CrossRepoOutcome) -> CrossRepoResult:
         self._status.phase = "done"

@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ChildWorkflowError
 
 from domain import names
+from domain.merge import MergePolicy
 from domain.run import IssueResult, IssueWorkflowInput
 from workflows.cross_repo_set import CrossRepoSet
 from workflows.errors import SetFailed, innermost
@@ -55,9 +56,12 @@ class Children:
             names.ISSUE_WORKFLOW,
             IssueWorkflowInput(
                 issue=issue,
-                repo_settings=target.repo_settings,
-                settings=target.settings,
+                # The set merges its PRs together and reads their reviews: a child ends once
+                # its PR is open, never merging or watching it itself.
+                repo_settings=target.repo_settings.model_copy(update={"merge": MergePolicy()}),
+                settings=target.settings.model_copy(update={"max_review_iterations": 0}),
                 model=target.model,
+                review_feedback=self._set.feedback.get(name, []),
             ),
             id=issue.workflow_id,  # the linked issue's own run id: starters attach to it
             result_type=IssueResult,

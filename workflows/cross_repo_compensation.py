@@ -7,23 +7,34 @@ write is find-or-create on the forge, so a retried activity finds its own earlie
 from __future__ import annotations
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain import names
 from domain.cross_repo import (
     ClosePullInput,
     DeleteBranchInput,
+    MergeOutcome,
+    MergePullInput,
+    PullRef,
     PullVerdict,
     PullVerdictInput,
     RevertMergeInput,
     RevertResult,
 )
-from domain.forge import GetRepoInput, OpenPullRequestInput, PullRequestInfo, UpsertCommentInput
+from domain.forge import (
+    GetRepoInput,
+    OpenPullRequestInput,
+    PullRequestInfo,
+    SetIssueLabelsInput,
+    UpsertCommentInput,
+)
 from domain.issue import RepoInfo
 from workflows import cross_repo_report as report
 from workflows.calls import Activities
+from workflows.cross_repo_gate import GATING
 from workflows.cross_repo_publish import Publisher
 from workflows.cross_repo_set import CrossRepoSet
+from workflows.errors import innermost
 
 
 class Compensation:
@@ -32,20 +43,45 @@ class Compensation:
         self._set = crs
         self._publisher = publisher
 
-    async def run(self) -> None:
-        """Undo in reverse dependency order: revert merges, close PRs, delete work branches."""
+    async def run(self) -> list[str]:
+        """Undo in reverse dependency order: revert merges, close PRs, delete work branches.
+
+        The repositories whose main still carries the change (a revert PR the forge would not
+        merge) are returned: the set is not undone until they are.
+        """
         self._set.status.phase = "compensating"
         await self._publisher.summary()
         why = (
             f"The cross-repository change `{self._set.input.workflow_name}` was stopped: "
             f"{self._set.status.failure}. This PR is closed as part of undoing the whole set."
         )
+        complete = workflow.patched(GATING)
         for name in reversed(self._set.status.order):
             progress = self._set.progress(name)
             if progress.merged and progress.pr_number is not None:
-                await self._revert(name)
-            else:
+                if progress.stage != "reverted" or not progress.revert_merged:
+                    await self._revert(name, merge=complete)
+            elif progress.stage != "closed":
                 await self._close(name, why)
+            if complete:  # every label on the linked issue says the set is undone
+                await self._unlabel(name)
+        if not complete:
+            return []  # before the patch a revert PR was only opened
+        return [n for n in self._set.status.order if self._carries_change(n)]
+
+    def _carries_change(self, name: str) -> bool:
+        progress = self._set.progress(name)
+        return progress.stage == "reverted" and not progress.revert_merged
+
+    async def _unlabel(self, name: str) -> None:
+        await self._activities.run(
+            names.SET_ISSUE_LABELS,
+            SetIssueLabelsInput(
+                issue=self._set.issues[name],
+                remove=[names.LABEL_PR_OPEN, names.LABEL_IN_PROGRESS, names.LABEL_NEEDS_HUMAN],
+            ),
+            list,
+        )
 
     async def _close(self, name: str, why: str) -> None:
         """Close the PR (if any) with ``why``, delete the work branch, say so on the issue."""
@@ -68,8 +104,9 @@ class Compensation:
             None,
         )
 
-    async def _revert(self, name: str) -> None:
-        """A merged PR is undone by a revert PR of its merge commit, not by rewriting history."""
+    async def _revert(self, name: str, merge: bool) -> None:
+        """A merged PR is undone by a revert PR of its merge commit, not by rewriting history;
+        with ``merge`` the revert PR is merged too, when the forge allows it."""
         progress, repo_ref = self._set.progress(name), self._set.targets[name].repo
         verdict = await self._activities.run(
             names.PULL_VERDICT, PullVerdictInput(pull=self._set.pull(name)), PullVerdict
@@ -105,4 +142,25 @@ class Compensation:
             PullRequestInfo,
         )
         progress.revert_pr_url = opened.html_url
+        progress.merge_commit_sha = verdict.merge_commit_sha
         progress.stage = "reverted"
+        if merge:
+            await self._merge_revert(name, PullRef(repo=repo_ref, number=opened.number))
+
+    async def _merge_revert(self, name: str, pull: PullRef) -> None:
+        progress = self._set.progress(name)
+        try:
+            outcome = await self._activities.run(
+                names.MERGE_PULL,
+                MergePullInput(
+                    pull=pull,
+                    style=self._set.input.merge_style,
+                    title=f"Revert #{progress.pr_number} ({self._set.input.workflow_name})",
+                ),
+                MergeOutcome,
+            )
+        except ActivityError as err:
+            progress.error = f"the forge refused to merge the revert: {innermost(err)}"
+            return
+        progress.revert_merged = outcome.merged
+        progress.error = None if outcome.merged else "the forge did not merge the revert"

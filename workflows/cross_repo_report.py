@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from domain import graph
 from domain.cross_repo import CrossRepoStatus, CrossRepoTarget, RepoProgress
+from domain.pull_feedback import PullFeedback
 
 # Hidden markers of the comments the parent keeps up to date (find-or-create on retries).
 SUMMARY_MARKER = "cross-repo:summary"  # the set's summary, on the trigger issue
@@ -81,6 +82,9 @@ def summary_comment(status: CrossRepoStatus, workflow_id: str) -> str:
             "**Partial merge:** already merged when the gate failed: "
             + ", ".join(status.partial_merge),
         ]
+    carried = still_on_main(status)
+    if carried:
+        parts += ["", "**Still on main** (the change is not undone there yet):", *carried]
     if status.phase == "held":
         parts += [
             "",
@@ -92,3 +96,26 @@ def summary_comment(status: CrossRepoStatus, workflow_id: str) -> str:
             '--input \'{"by": "you"}\'',
         ]
     return "\n".join(parts)
+
+
+def still_on_main(status: CrossRepoStatus) -> list[str]:
+    """One line per repository whose main still carries a merged PR of the set: compensation
+    opened a revert PR that is not merged (yet)."""
+    lines = []
+    for name in status.order:
+        p = status.repos[name]
+        if p.stage != "reverted" or p.revert_merged:
+            continue
+        sha = f" (merge {p.merge_commit_sha[:10]})" if p.merge_commit_sha else ""
+        why = f": {p.error}" if p.error else ""
+        revert = _link("its revert PR", p.revert_pr_url)
+        lines.append(
+            f"- {p.repo}: main still carries #{p.pr_number}{sha}; {revert} is not merged{why}"
+        )
+    return lines
+
+
+def retry_feedback(feedback: PullFeedback) -> str:
+    """A retried repository's planning feedback: the reviews that stopped its last PR."""
+    said = feedback.render() or "(the reviews gave no text; ask the reviewers)"
+    return f"Reviewers of the earlier pull request for this issue asked for changes:\n\n{said}"

@@ -40,6 +40,8 @@ class CrossRepoSet:
     targets: dict[str, CrossRepoTarget]
     deps: dict[str, list[str]]  # name -> the names of the set it merges after
     issues: dict[str, IssueRef] = field(default_factory=dict)  # filled by the link stage
+    # What reviewers asked of a repository's failed PR: its next run (``retry``) plans for it.
+    feedback: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, input: CrossRepoInput, status: CrossRepoStatus) -> CrossRepoSet:

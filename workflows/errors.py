@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    is_cancelled_exception,
+)
 
 from workflows import options
 
@@ -41,3 +46,21 @@ def innermost(err: BaseException) -> str:
     if isinstance(err, asyncio.CancelledError):
         return "cancelled"
     return str(err) or type(err).__name__
+
+
+def failure_of(failure: StageFailed | FailureError, stage: str) -> tuple[str, str]:
+    """The stage that failed and why, for the failure comment; ``stage`` is the current one."""
+    if isinstance(failure, StageFailed):
+        return failure.stage, failure.message
+    if isinstance(failure, ActivityError):
+        message = permanent_message(failure)
+        if message is not None:
+            return stage, message
+        return stage, f"retries ran out: {innermost(failure)}"
+    return stage, innermost(failure)
+
+
+def was_cancelled(failure: BaseException) -> bool:
+    """A call that failed because it was cancelled (the run was), not because of its work."""
+    cause = failure.__cause__
+    return is_cancelled_exception(failure) or (cause is not None and is_cancelled_exception(cause))

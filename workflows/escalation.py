@@ -7,8 +7,8 @@ from temporalio import workflow
 
 from domain import names
 from domain.run import ResumeRequest
-from domain.task import CancelRequest, SkipTaskRequest
-from workflows import render
+from domain.task import SKIPPABLE_TASK_STATES, CancelRequest, SkipTaskRequest
+from workflows import metrics, render
 from workflows.errors import RunCancelled
 from workflows.progress import Progress
 
@@ -27,6 +27,7 @@ class Escalation:
         """Label needs-human, say what failed, and wait; raises ``RunCancelled`` on cancel."""
         progress, issue = self._progress, self._progress.issue
         self.count += 1
+        metrics.count_escalation(progress.status.stage)
         await progress.labels(add=[names.LABEL_NEEDS_HUMAN])
         body = render.escalation_comment(reason, details, issue)
         if tasks_failed:
@@ -64,7 +65,7 @@ class Escalation:
         if state is None:
             workflow.logger.warning("ignored skip-task %r: no such task", request.task_id)
             return
-        if state.state not in ("failed", "blocked"):
+        if state.state not in SKIPPABLE_TASK_STATES:
             workflow.logger.warning("ignored skip-task %r: it is %s", request.task_id, state.state)
             return
         self._skips.append(request.task_id)

@@ -33,6 +33,7 @@ from domain.task import (
 from domain.workspace import EnvironmentRef, WorkspaceRef, WorkspaceState
 from workflows import options
 from workflows.calls import Activities
+from workflows.children import task_search_attributes
 from workflows.dag import DagScheduler, effort_weight
 from workflows.errors import RunCancelled, innermost, permanent_message
 from workflows.escalation import Escalation
@@ -138,6 +139,7 @@ class TaskRunner:
         # The task's model budget is carved out of the issue's before it starts.
         allowance = await host.gateway.task_allowance(task.id)
         self._allowances[task.id] = allowance
+        await host.calls.mode.before_new_run()  # no new task while the mode holds the run
         return await workflow.execute_child_workflow(
             names.TASK_WORKFLOW,
             TaskWorkflowInput(
@@ -154,11 +156,15 @@ class TaskRunner:
                 environment=host.environment,
                 limits=self._settings.implement,
                 repo_map=host.changes.repo_map,
+                lessons=self._status.lessons.get("implement", []),
+                issue_ref=host.input.issue,
             ),
             id=child_id,
             result_type=TaskResult,
             parent_close_policy=TASK_PARENT_CLOSE_POLICY,
+            search_attributes=task_search_attributes(host.input.issue),
             static_summary=f"task {task.id}: {task.title}",
+            memo=workflow.memo() or None,  # its activity queues (domain.capacity)
         )
 
     async def _finish(self, task_id: str, child: asyncio.Task[TaskResult]) -> None:

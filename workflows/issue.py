@@ -1,10 +1,8 @@
-"""IssueWorkflow: one issue carried from intake to an open pull request.
+"""IssueWorkflow: one issue carried from intake to an open (or, if configured, merged) PR.
 
-intake -> setup -> plan -> approval gate -> implement -> verify -> review -> pull request
-
+intake -> setup -> plan -> approval gate -> implement -> verify -> review -> PR -> monitor
 Every side effect is an activity called by name (``domain.names``), so this module imports no
-I/O code. The event history is the only checkpoint: a crashed worker resumes exactly here.
-"""
+I/O code. The event history is the only checkpoint: a crashed worker resumes exactly here."""
 
 from __future__ import annotations
 
@@ -29,16 +27,17 @@ from domain.run import (
 )
 from domain.task import CancelRequest, SkipTaskRequest
 from domain.workspace import EnvironmentRef, RunTestsInput
-from workflows import carry, options, render
+from workflows import carry, errors, options, render, stage_gates
 from workflows.agent import AGENT_LOOP
-from workflows.approval import ApprovalGate
+from workflows.approval import ApprovalGate, auto_approval
 from workflows.calls import Activities
-from workflows.errors import RunCancelled, StageFailed, innermost, permanent_message
+from workflows.errors import RunCancelled, StageFailed, failure_of, was_cancelled
 from workflows.escalation import Escalation
 from workflows.implement import TaskRunner
 from workflows.intake import Intake, read_issue
 from workflows.issue_changes import IssueChanges
 from workflows.model_gateway import ModelGateway
+from workflows.monitor import PullRequestWatch
 from workflows.planning import PlanContext, draft_plan, explore
 from workflows.progress import Progress
 from workflows.resolution import fix_feedback, no_progress, review_feedback
@@ -46,6 +45,7 @@ from workflows.review import review_round
 from workflows.setup import ENVIRONMENTS, prepare_environment
 
 OUTCOME_CONTINUED = "outcome-continued"  # before it, closed runs kept Outcome "running"
+CANCELLED_IN_A_CALL = "cancelled-in-a-call"  # before it, such a run was reported failed
 
 
 @workflow.defn(name=names.ISSUE_WORKFLOW)
@@ -55,17 +55,17 @@ class IssueWorkflow:
         self.input = input
         status = IssueStatus()
         self.calls = Activities(lambda: self.progress.status.stage)
-        self.progress = Progress(input.issue, status, self.calls)
+        self.progress = Progress(input.issue, status, self.calls, input.settings.runs_url)
         self.gateway = ModelGateway(input.model, on_pause=self._budget_paused)
         self._gate = ApprovalGate(
-            input.settings, self.progress, lambda: self.escalation.cancelled()
+            input.settings, self.progress, lambda: self.escalation.cancelled(), self.calls
         )
         self._run: carry.RunContext | None = None
         self._loop = LoopState()
         self.escalation = Escalation(self.progress)
         self.changes = IssueChanges(input, self.calls, self.gateway, self.progress)
-        # Verify and review rounds in this run of the workflow (not carried: a fresh history).
-        self._rounds = 0
+        self.stage_gates = stage_gates.StageGates(self)  # interactive mode: run.gates
+        self.rounds = 0  # loop rounds in this run of the workflow (not carried: fresh history)
         if input.carried is not None:
             self._restore(input.carried)
         if input.model is not None:
@@ -81,6 +81,8 @@ class IssueWorkflow:
             ]
         )
         try:
+            if input.carried is not None and input.carried.loop.resume_at == "monitor":
+                return await PullRequestWatch(self, self._context().workspace.branch).run(True)
             if input.carried is not None:
                 test_run = await self._continued()
             else:
@@ -91,23 +93,32 @@ class IssueWorkflow:
                     return await self.progress.conclude("expired", [names.LABEL_IN_PROGRESS])
                 self._run = carry.RunContext(intake.issue, intake.workspace, plan)
                 await self._implement()
-                test_run = await self._verify()
+                await self.stage_gates.after_implement()
+                test_run = await self.stage_gates.at("verify", await self._verify())
             verdict, gates, test_run = await self._review(test_run, input.carried is not None)
+            test_run = await self.stage_gates.at("pull_request", test_run)
             return await self._pull_request(verdict, gates, test_run)
         except RunCancelled:
-            self.progress.status.waiting_for = None
-            return await self.progress.conclude(
-                "cancelled", [names.LABEL_NEEDS_HUMAN, names.LABEL_IN_PROGRESS], best_effort=True
-            )
+            return await self._end_cancelled()
         except (StageFailed, FailureError) as failure:
+            if self._cancelled(failure):
+                await self._end_cancelled()
+                raise  # a cancelled call of a cancelled run: the run ends cancelled
             # However it failed, the issue says so before the run ends.
-            stage, message = self._failure(failure)
+            stage, message = failure_of(failure, self.progress.status.stage)
             await self.progress.fail(stage, message)
             raise ApplicationError(f"stage {stage} failed: {message}", non_retryable=True) from None
         except asyncio.CancelledError:
-            self.progress.status.waiting_for = None
-            await self.progress.conclude("cancelled", [names.LABEL_IN_PROGRESS], best_effort=True)
+            await self._end_cancelled()
             raise
+
+    def _cancelled(self, failure: BaseException) -> bool:
+        return was_cancelled(failure) and workflow.patched(CANCELLED_IN_A_CALL)
+
+    async def _end_cancelled(self) -> IssueResult:
+        self.progress.status.waiting_for = None
+        labels = [names.LABEL_NEEDS_HUMAN, names.LABEL_IN_PROGRESS]
+        return await self.progress.conclude("cancelled", labels, best_effort=True)
 
     # ----- stages ----------------------------------------------------------------------------
 
@@ -125,7 +136,7 @@ class IssueWorkflow:
 
     async def _plan_and_approve(self, intake: Intake) -> Plan | None:
         """Plan, ask, and re-plan with the feedback of each rejection; None when it expired."""
-        feedback: list[str] = []
+        feedback: list[str] = list(self.input.review_feedback)  # a retry: what reviewers said
         status = self.progress.status
         self.changes.with_tools = workflow.patched(AGENT_LOOP)
         context = PlanContext()
@@ -139,7 +150,7 @@ class IssueWorkflow:
                     )
                     self.changes.repo_map = context.repo_map
                 plan = await draft_plan(
-                    self.gateway, self.progress, self.input, intake, feedback, context
+                    self.gateway, self.progress, self.input, intake, feedback, context, self.calls
                 )
             if plan is None:
                 continue
@@ -154,7 +165,7 @@ class IssueWorkflow:
 
     async def _approval(self, version: int) -> ApprovalDecision | None:
         if self.input.settings.auto_approve:
-            return ApprovalDecision(approver="auto-approve", approved=True)
+            return auto_approval(self.progress, version)
         return await self._gate.wait(version)
 
     async def _implement(self) -> None:
@@ -169,8 +180,8 @@ class IssueWorkflow:
             loop.verify_runs_since_human, loop.verify_outputs, loop.guidance = 0, [], ""
         async with self.progress.stage("verify", enter=not resumed):
             while True:
-                await self._maybe_continue_as_new("verify")
-                self._rounds += 1
+                await self.maybe_continue_as_new("verify")
+                self.rounds += 1
                 test_run = await self._run_tests()
                 loop.verify_runs_since_human += 1
                 if test_run.passed:
@@ -198,12 +209,12 @@ class IssueWorkflow:
         if not resumed:
             loop.review_rounds_since_human = 0
         while True:
-            await self._maybe_continue_as_new("review", test_run)
-            self._rounds += 1
+            await self.maybe_continue_as_new("review", test_run)
+            self.rounds += 1
             async with self.progress.stage("review"):
                 loop.review_rounds_since_human += 1
                 verdict, gates = await review_round(
-                    self.calls, self.gateway, self.progress, run, test_run, self.input.repo_settings
+                    self.calls, self.gateway, self.progress, run, test_run, self.input
                 )
             if verdict.verdict == "approve":
                 return verdict, gates, test_run
@@ -239,7 +250,7 @@ class IssueWorkflow:
             )
             status.pr_url, status.pr_number = pr.html_url, pr.number
             await self.progress.labels(add=[names.LABEL_PR_OPEN], remove=[names.LABEL_IN_PROGRESS])
-        return await self.progress.conclude("pr_opened")
+        return await PullRequestWatch(self, run.workspace.branch).after_opening()
 
     # ----- building blocks -------------------------------------------------------------------
 
@@ -266,10 +277,10 @@ class IssueWorkflow:
                     summary="run the repository's tests",
                 )
             except ActivityError as err:
-                if permanent_message(err) is not None:
+                if errors.permanent_message(err) is not None or self._cancelled(err):
                     raise
                 await self.escalation.ask(
-                    "The test run could not finish; resume to run it again.", innermost(err)
+                    "The test run could not finish; resume to run it again.", errors.innermost(err)
                 )
 
     @property
@@ -282,16 +293,6 @@ class IssueWorkflow:
     def _context(self) -> carry.RunContext:
         assert self._run is not None, "the run context is set once the plan is approved"
         return self._run
-
-    def _failure(self, failure: StageFailed | FailureError) -> tuple[str, str]:
-        if isinstance(failure, StageFailed):
-            return failure.stage, failure.message
-        if isinstance(failure, ActivityError):
-            message = permanent_message(failure)
-            if message is not None:
-                return self.progress.status.stage, message
-            return self.progress.status.stage, f"retries ran out: {innermost(failure)}"
-        return self.progress.status.stage, innermost(failure)
 
     async def _budget_paused(self, pause: BudgetPause | None) -> None:
         if pause is not None:
@@ -313,13 +314,13 @@ class IssueWorkflow:
         assert carried.test_run is not None, "a run continued at review carries its tests"
         return carried.test_run
 
-    async def _maybe_continue_as_new(
+    async def maybe_continue_as_new(
         self, at: carry.LoopStage, test_run: TestRun | None = None
     ) -> None:
         """At a loop boundary only (never mid-wait): hand the state to a fresh history."""
-        if self._rounds == 0:
+        if self.rounds == 0:
             return  # always make progress in a run
-        if self._rounds < self.input.settings.max_loop_rounds_per_run and not (
+        if self.rounds < self.input.settings.max_loop_rounds_per_run and not (
             workflow.info().is_continue_as_new_suggested()
         ):
             return
@@ -339,7 +340,7 @@ class IssueWorkflow:
         if workflow.patched(OUTCOME_CONTINUED):
             # This run ends here but the issue's run goes on: never "running" on a closed run.
             workflow.upsert_search_attributes([names.SA_OUTCOME.value_set("continued")])
-        workflow.logger.info("continuing as new after %d rounds at %s", self._rounds, at)
+        workflow.logger.info("continuing as new after %d rounds at %s", self.rounds, at)
         workflow.continue_as_new(self.input.model_copy(update={"carried": carried}))
 
     def _restore(self, carried: carry.CarriedState) -> None:
@@ -362,12 +363,11 @@ class IssueWorkflow:
 
     @workflow.update(name="approve")
     async def approve(self, decision: ApprovalDecision) -> str:
-        self._gate.offer(decision)
-        return "approved" if decision.approved else "rejected; re-planning with the feedback"
+        return await self.stage_gates.offer(self._gate, decision, "update")
 
     @approve.validator
     def _check_decision(self, decision: ApprovalDecision) -> None:
-        self._gate.check(decision)
+        self.stage_gates.check(self._gate, decision)
 
     @workflow.update(name="raise_budget")
     def raise_budget(self, request: BudgetRaise) -> str:
@@ -378,14 +378,14 @@ class IssueWorkflow:
         self.gateway.check_raise(request)
 
     @workflow.signal(name="decide")
-    def decide(self, decision: ApprovalDecision) -> None:
-        """The signal twin of ``approve`` for clients without Updates; invalid ones are dropped."""
+    async def decide(self, decision: ApprovalDecision) -> None:
+        """The signal twin of ``approve`` for clients without Updates; a refusal is answered
+        on the issue, since a signal cannot answer its sender."""
         try:
-            self._gate.check(decision)
-        except ValueError as invalid:
-            workflow.logger.warning("ignored decision: %s", invalid)
-            return
-        self._gate.offer(decision)
+            self.stage_gates.check(self._gate, decision)
+            await self.stage_gates.offer(self._gate, decision, "signal")
+        except (ValueError, ApplicationError) as invalid:
+            await self._gate.answer_refusal(decision, str(invalid))
 
     @workflow.signal(name="resume")
     def resume(self, request: ResumeRequest) -> None:

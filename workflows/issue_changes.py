@@ -15,6 +15,7 @@ from workflows.agent import AgentLoop, Loop
 from workflows.calls import Activities
 from workflows.carry import RunContext
 from workflows.change import ChangeRequest, IssueWork, make_change
+from workflows.lessons import note_objections, note_test_failures
 from workflows.model_gateway import ModelGateway
 from workflows.progress import Progress
 
@@ -42,6 +43,11 @@ class IssueChanges:
     async def make(self, run: RunContext, purpose: EditPurpose, feedback: str) -> None:
         """Fix or answer a review on the issue branch."""
         self._progress.bump(purpose)
+        status = self._progress.status
+        if purpose == "fix":  # remembered for the outcome record, and lessons from it
+            note_test_failures(status, feedback)
+        elif purpose == "review":
+            note_objections(status, status.review)
         task = run.plan.in_dependency_order()[-1]
         self.count += 1
         # Unique per workflow and change, stable across retries; the first run's id, because
@@ -80,6 +86,7 @@ class IssueChanges:
                     feedback=feedback,
                     repo_map=self.repo_map,
                     test_command=self._input.repo_settings.test_command,
+                    lessons=self._progress.status.lessons.get("implement", []),
                 ),
                 workspace=run.workspace,
                 environment=self._progress.status.environment,

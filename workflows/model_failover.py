@@ -15,7 +15,7 @@ from domain import names
 from domain.budget import Failover, ModelGatewayStatus, failed_call_usage
 from domain.tiers import ModelRouting, Tier
 from domain.usage import TokenUsage
-from workflows import options
+from workflows import metrics, options
 
 # Causes that move a call to the backup provider: the primary is down, not the request bad.
 FAILOVER_ERRORS = frozenset({names.ERR_PROVIDER_UNAVAILABLE, names.ERR_MODEL_UNAVAILABLE})
@@ -33,10 +33,11 @@ class Bill:
     stage: str
     task_id: str | None
     tier: Tier
+    reason: str = ""  # why this tier: shown with the call's row in the cost table
     cost: float = 0.0
 
     def add(self, usage: TokenUsage) -> None:
-        self.status.add(self.stage, self.task_id, self.tier, usage)
+        self.status.add(self.stage, self.task_id, self.tier, usage, self.reason)
         self.cost = round(self.cost + usage.cost_usd, 6)
 
     def failed(self, error: ActivityError, estimate: float) -> None:
@@ -81,6 +82,7 @@ async def with_failover(
             at=workflow.now(),
         )
         bill.status.failovers.append(failover)
+        metrics.count_failover(bill.tier, failover.from_provider, failover.to_provider)
         workflow.logger.warning(
             "model call of %s moved from %s to %s: %s",
             bill.stage,

@@ -30,11 +30,12 @@ from domain.budget import (
     ReserveGrant,
     ReserveRequest,
     SettleRequest,
+    budget_name,
     failed_task_books,
     may_spend,
 )
 from domain.plan import PlanTask
-from domain.tiers import estimate_call_usd
+from domain.tiers import Tier, estimate_call_usd
 from domain.usage import TokenUsage
 from workflows import options
 from workflows.model_failover import Bill, with_failover
@@ -106,17 +107,23 @@ class ModelGateway:
         *,
         stage: str,
         task: PlanTask | None = None,
+        tier: Tier | None = None,
     ) -> Out:
+        """``tier`` overrides the stage's tier (a reviewer of the panel on its own tier)."""
         if self._settings is None:
             return await _execute(activity, input, output_type, options.MODEL)
-        tier = self._settings.routing.tier_for(stage, task)
+        chosen, reason = self._settings.routing.explain_tier(stage, task)
+        if tier is not None and tier != chosen:
+            chosen, reason = tier, f"reviewer panel ({stage})"
+        tier = chosen
         spec = self._settings.routing.model_for(tier)
         max_output = int(getattr(input, "max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS))
         estimate = estimate_call_usd(spec, len(input.model_dump_json()), max_output)
         task_id = task.id if task is not None else None
         await self._reserve_local(estimate, task_id)
         reservation = await self._reserve_global(estimate)
-        bill = Bill(self.status, stage, task_id, tier)
+        bill = Bill(self.status, stage, task_id, tier, reason)
+        workflow.logger.info("model call of %s at tier %s: %s", stage, tier, reason)
         try:
             output = await with_failover(self._settings.routing, activity, input, output_type, bill)
             bill.add(_usage_of(output))
@@ -221,16 +228,16 @@ class ModelGateway:
         still = still_blocked(_raised(self._limits, request))
         if still is None:
             return
-        where = f"task {still.task_id!r}" if still.scope == "task" else f"the {still.scope}"
+        what = budget_name(still.scope, still.task_id)
         flag = f"--{still.scope}-usd ({still.scope}_usd)"
         if getattr(request, f"{still.scope}_usd") is None:
             raise ValueError(
-                f"that does not lift the pause: the budget of {where} is used up; "
-                f"raise it with {flag}"
+                f"that does not lift the pause: {what} is used up; raise it with {flag}"
             )
         raise ValueError(
             f"that does not lift the pause: ${still.limit_usd} would still not cover what "
-            f"{where} has spent (${still.spent_usd:.4f}) and holds for calls in flight; "
+            f"was spent against {what} (${still.spent_usd:.4f}) and is held for calls in "
+            "flight; "
             f"raise {flag} further"
         )
 

@@ -15,6 +15,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 from domain import names
+from domain.capacity import MEMO_ACTIVITY_QUEUES, activity_kind
+from workflows.mode import ModeGate
 
 # Failures no retry can fix: the workflow handles them (comment, escalate, fail the stage).
 PERMANENT_ERRORS = [
@@ -49,8 +51,15 @@ class CallOptions:
         result_type: type | None,
         activity_id: str | None = None,
         summary: str | None = None,
+        *,
+        held: bool = True,
     ) -> Any:
-        """Run one activity (called by name, from workflow code) with these options."""
+        """Run one activity (called by name, from workflow code) with these options. It is an
+        activity boundary of the deployment's mode (``workflows.mode``): a run the mode holds
+        waits here first, unless ``held=False`` (its own notice that it is held)."""
+        gate = ModeGate.current() if held else None
+        if gate is not None:
+            await gate.before_activity(activity)
         return await workflow.execute_activity(
             activity,
             arg,
@@ -61,7 +70,18 @@ class CallOptions:
             heartbeat_timeout=self.heartbeat,
             retry_policy=self.retry,
             summary=summary,
+            task_queue=queue_for(activity),
         )
+
+
+def queue_for(activity: str) -> str | None:
+    """The task queue of the activity's kind from the run's memo (``domain.capacity``);
+    None: the workflow's own queue."""
+    kind = activity_kind(activity)
+    if kind is None:
+        return None
+    queues = workflow.memo_value(MEMO_ACTIVITY_QUEUES, default=None)
+    return queues.get(kind) if isinstance(queues, dict) else None
 
 
 # Workers heartbeat every activity (workers/heartbeat.py): a dead worker's call is retried
@@ -115,6 +135,31 @@ LEDGER = CallOptions(
     ),
 )
 
+# Learning is best-effort: a record or recall that cannot get through soon is given up (the
+# run goes on without it), never waited on for long.
+LEARNING = CallOptions(
+    start_to_close=timedelta(seconds=30),
+    schedule_to_close=timedelta(minutes=2),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=20),
+        maximum_attempts=5,
+        non_retryable_error_types=PERMANENT_ERRORS,
+    ),
+)
+
+# The recall stands in the way of planning: given up within seconds when the repository's
+# learning workflow does not answer (no worker polls its queue, say); the plan goes on without.
+RECALL = CallOptions(
+    start_to_close=timedelta(seconds=10),
+    schedule_to_close=timedelta(seconds=25),
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_attempts=2,
+        non_retryable_error_types=PERMANENT_ERRORS,
+    ),
+)
+
 GIT = CallOptions(
     start_to_close=timedelta(minutes=5),
     heartbeat=ACTIVITY_HEARTBEAT,
@@ -124,6 +169,32 @@ GIT = CallOptions(
         backoff_coefficient=2.0,
         maximum_interval=timedelta(seconds=30),
         maximum_attempts=8,
+        non_retryable_error_types=PERMANENT_ERRORS,
+    ),
+)
+
+
+# Pushing a mode to every running run: a listing and a signal each, heartbeating as it goes.
+CONTROL = CallOptions(
+    start_to_close=timedelta(minutes=10),
+    heartbeat=ACTIVITY_HEARTBEAT,
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        maximum_interval=timedelta(seconds=30),
+        non_retryable_error_types=PERMANENT_ERRORS,
+    ),
+)
+
+
+# The background schedules' calls: listings and tidying, heartbeating; a failed round is
+# retried a few times and otherwise left to the next round of the schedule.
+OPERATIONS = CallOptions(
+    start_to_close=timedelta(minutes=30),
+    heartbeat=ACTIVITY_HEARTBEAT,
+    retry=RetryPolicy(
+        initial_interval=timedelta(seconds=5),
+        maximum_interval=timedelta(minutes=1),
+        maximum_attempts=3,
         non_retryable_error_types=PERMANENT_ERRORS,
     ),
 )
@@ -167,9 +238,11 @@ TABLE: dict[str, CallOptions] = {
     names.ENSURE_LABELS: FORGE,
     names.SET_ISSUE_LABELS: FORGE,
     names.UPSERT_COMMENT: FORGE,
+    names.FIND_COMMENT: FORGE,
     names.OPEN_PULL_REQUEST: FORGE,
     names.ENSURE_LINKED_ISSUE: FORGE,
     names.PULL_VERDICT: FORGE,
+    names.PULL_FEEDBACK: FORGE,
     names.UPDATE_PULL_SECTION: FORGE,
     names.MERGE_PULL: FORGE,
     names.CLOSE_PULL: FORGE,
@@ -181,17 +254,26 @@ TABLE: dict[str, CallOptions] = {
     names.AGENT_TURN: MODEL,
     names.BUDGET_RESERVE: LEDGER,
     names.BUDGET_SETTLE: LEDGER,
+    names.RECORD_OUTCOME: LEARNING,
+    names.RECALL_LESSONS: RECALL,
     names.PREPARE_WORKSPACE: GIT,
     names.READ_FILES: GIT,
     names.APPLY_EDITS: GIT,
     names.DIFF_SUMMARY: GIT,
+    names.SCAN_CHANGE: GIT,
     names.ENSURE_BRANCH: GIT,
     names.REVERT_MERGE: GIT,
     names.REPO_MAP: GIT,
+    names.FILE_SIZES: GIT,
     names.RUN_TOOLS: TOOLS,
     names.RUN_TESTS: TEST_RUN,
     names.PREPARE_ENVIRONMENT: SETUP,
     names.INTEGRATE: INTEGRATE,
+    names.BROADCAST_MODE: CONTROL,
+    names.FIND_STUCK_RUNS: OPERATIONS,
+    names.DELETE_DONE_BRANCHES: OPERATIONS,
+    names.PRUNE_DISK: OPERATIONS,
+    names.COST_REPORT: OPERATIONS,
 }
 
 

@@ -8,15 +8,17 @@ from temporalio import workflow
 
 from domain import names
 from domain.agent import READ_ONLY_TOOLS, AgentBrief, AgentSummary, RepoMap, RepoMapInput
+from domain.estimate import RecordedUsage
 from domain.model import DraftPlanInput, DraftPlanOutput
 from domain.plan import LENIENT_GRAPH, Plan
 from domain.run import IssueWorkflowInput
-from domain.tiers import estimate_plan_cost
 from workflows import render
 from workflows.agent import AgentLoop, Loop
 from workflows.calls import Activities
 from workflows.dag import validate_dag
+from workflows.estimate import estimate_plan
 from workflows.intake import Intake
+from workflows.lessons import plan_approach, recall
 from workflows.model_gateway import ModelGateway
 from workflows.progress import Progress
 
@@ -29,6 +31,7 @@ class PlanContext:
 
     repo_map: str = ""
     notes: str = ""
+    recorded: RecordedUsage | None = None  # the repository's usage per plan task, if any
 
 
 async def explore(
@@ -38,11 +41,15 @@ async def explore(
     input: IssueWorkflowInput,
     intake: Intake,
 ) -> PlanContext:
-    """The repository's map, then a few read-only turns (view, search) to locate the problem."""
+    """The repository's map, then a few read-only turns (view, search) to locate the problem;
+    first, the lessons of earlier runs in the repository (and this run's experiment variants)."""
+    recorded = await recall(
+        calls, progress.status, input.settings, intake.issue, input.issue.repo.full_name
+    )
     repo_map = await calls.run(names.REPO_MAP, RepoMapInput(workspace=intake.workspace), RepoMap)
     limits = input.settings.implement
     if limits.plan_turns == 0:
-        return PlanContext(repo_map=repo_map.text)
+        return PlanContext(repo_map=repo_map.text, recorded=recorded)
     agent = AgentLoop(
         calls,
         gateway,
@@ -53,6 +60,7 @@ async def explore(
                 issue=intake.issue,
                 repo_map=repo_map.text,
                 test_command=input.repo_settings.test_command,
+                lessons=progress.status.lessons.get("plan", []),
             ),
             workspace=intake.workspace,
             environment=progress.status.environment,
@@ -65,7 +73,7 @@ async def explore(
     )
     state = await agent.run()
     progress.status.loops["plan"] = AgentSummary.of("plan", state)
-    return PlanContext(repo_map=repo_map.text, notes=state.summary)
+    return PlanContext(repo_map=repo_map.text, notes=state.summary, recorded=recorded)
 
 
 async def draft_plan(
@@ -75,8 +83,10 @@ async def draft_plan(
     intake: Intake,
     feedback: list[str],
     context: PlanContext,
+    calls: Activities | None = None,
 ) -> Plan | None:
-    """A plan posted for approval, or None after adding its graph's problems to feedback."""
+    """A plan posted for approval, or None after adding its graph's problems to feedback;
+    ``calls`` reads the sizes of the plan's files for its cost estimate."""
     raw = await gateway.call(
         names.DRAFT_PLAN,
         DraftPlanInput(
@@ -85,6 +95,8 @@ async def draft_plan(
             repo_map=context.repo_map,
             notes=context.notes,
             feedback=feedback,
+            lessons=progress.status.lessons.get("plan", []),
+            approach=plan_approach(input.settings, progress.status),
         ),
         dict,  # type: ignore[type-var]
         stage="plan",
@@ -101,8 +113,17 @@ async def draft_plan(
         feedback.append("The task graph is not a DAG: " + "; ".join(p.message for p in problems))
         workflow.logger.info("plan %d has an invalid task graph", version)
         return None
-    model = input.model
-    estimate = estimate_plan_cost(drafted.plan, model.routing).markdown() if model else None
+    estimated = await estimate_plan(
+        calls,
+        status,
+        input,
+        intake.issue,
+        intake.workspace,
+        drafted.plan,
+        context.repo_map,
+        context.recorded,
+    )
+    estimate = estimated.markdown() if estimated is not None else None
     body = render.plan_comment(
         drafted.plan, version, input.issue, input.settings.auto_approve, estimate
     )

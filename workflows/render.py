@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from domain.change import TestRun
+from domain.estimate import actual_after_approval, comparison_markdown
 from domain.issue import IssueRef
 from domain.plan import Plan
 from domain.review import GateResult, ReviewVerdict
-from domain.run import IssueStatus
+from domain.run import IssueStatus, run_link
 from domain.usage import TokenUsage
 
 STAGE_TITLES = {
@@ -18,8 +19,10 @@ STAGE_TITLES = {
     "verify": "Verify",
     "review": "Review",
     "pull_request": "Pull request",
+    "monitor": "Monitor",
     "done": "Done",
 }
+SHOWN_ONCE_ENTERED = ("monitor",)  # only runs that watch their PR list this stage
 
 
 def _seconds(value: float | None) -> str:
@@ -38,11 +41,11 @@ def usage_table(usage: dict[str, TokenUsage]) -> str:
     return "\n".join(rows)
 
 
-def progress_comment(status: IssueStatus, workflow_id: str) -> str:
+def progress_comment(status: IssueStatus, workflow_id: str, runs_url: str = "") -> str:
     lines = ["### Autopilot progress", ""]
     seen = {t.stage: t for t in status.timings}
     for stage, title in STAGE_TITLES.items():
-        if stage == "done":
+        if stage == "done" or (stage in SHOWN_ONCE_ENTERED and stage not in seen):
             continue
         timing = seen.get(stage)
         if timing is None:
@@ -55,6 +58,8 @@ def progress_comment(status: IssueStatus, workflow_id: str) -> str:
     lines.append("")
     if status.waiting_for:
         lines.append(f"Waiting for: **{status.waiting_for}**")
+    if status.mode is not None and status.mode.mode != "normal":
+        lines.append(f"Mode: **{status.mode.describe()}**")
     if status.pr_url:
         lines.append(f"Pull request: {status.pr_url}")
     if status.environment is not None:
@@ -65,10 +70,17 @@ def progress_comment(status: IssueStatus, workflow_id: str) -> str:
         lines.append(f"Outcome: **{status.outcome}**")
     if status.error:
         lines.append(f"Error: {status.error}")
+    if status.note:
+        lines.append(f"Note: {status.note}")
     attempts = ", ".join(f"{k}: {v}" for k, v in sorted(status.attempts.items()))
     if attempts:
         lines.append(f"Attempts: {attempts}")
-    lines += ["", f"Run: `{workflow_id}`"]
+    run = f"`{workflow_id}`"
+    if runs_url:
+        run = f"[{run}]({run_link(runs_url, workflow_id)}) (Temporal Web UI)"
+    lines += ["", f"Run: {run}"]
+    if status.decisions:
+        lines += ["", decisions_markdown(status)]
     if status.tasks:
         lines += ["", tasks_table(status)]
     if status.usage:
@@ -176,6 +188,18 @@ def escalation_comment(reason: str, details: str, issue: IssueRef) -> str:
     )
 
 
+def refused_decision(approver: str, reason: str) -> str:
+    return (
+        f"⛔ A plan decision sent as `{approver}` with the `decide` signal was refused: {reason}. "
+        "Nothing changed; the run still waits. The `approve` Update (the approve CLI) answers "
+        "its sender directly."
+    )
+
+
+def task_budget_raised(task_id: str) -> str:
+    return f"▶️ Task {task_id}'s budget was raised; the task continues."
+
+
 def failure_comment(stage: str, message: str) -> str:
     return f"❌ **Autopilot stopped in stage {stage}.** {message}\n\nThe work so far is kept."
 
@@ -202,6 +226,7 @@ def pull_request_body(
             "## Plan",
             plan_markdown(plan, {t: p.state for t, p in status.tasks.items()}),
             "",
+            *([decisions_markdown(status), ""] if status.decisions else []),
             "## Tests",
             f"`{tests}` in {test_run.duration_seconds:.1f}s "
             f"after {status.attempts.get('verify', 0)} run(s).",
@@ -209,16 +234,46 @@ def pull_request_body(
             "## Review",
             f"Verdict: **{verdict.verdict}** — {verdict.summary}",
             "",
+            *([status.review_panel.markdown(), ""] if status.review_panel else []),
             gates_markdown(gates),
             "",
             rubric_table,
             *loops_markdown(status),
+            *estimate_against_actual(status),
             "## Model usage",
             usage_markdown(status),
             "",
             f"_Opened by Autopilot, run `{issue.workflow_id}`._",
         ]
     )
+
+
+def estimate_against_actual(status: IssueStatus) -> list[str]:
+    """The PR body's section: the approved plan's estimate beside what the run used since."""
+    estimate, model = status.cost_estimate, status.model
+    if estimate is None or model is None:
+        return []
+    actual = actual_after_approval(model.total, model.usage_by_stage.get("plan"))
+    return ["## Cost estimate", "", comparison_markdown(estimate, actual), ""]
+
+
+DECISION_PATHS = {
+    "update": "`approve` Update (approve CLI; `--as` is self-declared)",
+    "signal": "`decide` signal (self-declared)",
+    "comment": "comment command (verified on the forge)",
+    "auto-approve": "`run.auto_approve`",
+}
+
+
+def decisions_markdown(status: IssueStatus) -> str:
+    """Who approved or rejected which plan version, and by which path."""
+    rows = ["| plan | decision | by | via |", "|---:|---|---|---|"]
+    for d in status.decisions:
+        verdict = "✅ approved" if d.approved else "↩️ rejected"
+        if d.feedback and not d.approved:
+            verdict += ": " + d.feedback.replace("\n", " ").replace("|", "\\|")[:200]
+        rows.append(f"| {d.plan_version} | {verdict} | {d.approver} | {DECISION_PATHS[d.via]} |")
+    return "\n".join(["Plan decisions:", "", *rows])
 
 
 def loops_markdown(status: IssueStatus) -> list[str]:

@@ -16,11 +16,12 @@ from domain import names
 from domain.agent import ALL_TOOLS, AgentBrief, AgentPurpose, AgentState, AgentSummary
 from domain.budget import GATEWAY_DETAIL, BudgetPause, BudgetRaise
 from domain.change import CommitInfo, TestRun
+from domain.forge import CommentRef, UpsertCommentInput
 from domain.model import EditPurpose
 from domain.task import EnsureBranchInput, TaskCarried, TaskResult, TaskWorkflowInput
 from domain.usage import TokenUsage
 from domain.workspace import DEFAULT_SETUP_TIMEOUT_SECONDS, RunTestsInput, WorkspaceState
-from workflows import options
+from workflows import options, render
 from workflows.agent import AGENT_LOOP, AgentLoop, Loop
 from workflows.calls import Activities
 from workflows.candidates import best_of
@@ -136,6 +137,7 @@ class TaskWorkflow:
                     feedback=feedback,
                     repo_map=input.repo_map,
                     test_command=input.test_command or "",
+                    lessons=input.lessons,
                 ),
                 workspace=input.workspace,
                 environment=input.environment,
@@ -159,6 +161,7 @@ class TaskWorkflow:
     async def _continue_as_new(
         self, purpose: AgentPurpose, feedback: str, state: AgentState, outputs: list[str]
     ) -> None:
+        await self._calls.mode.before_new_run()  # the next run would not know the mode
         await workflow.wait_condition(workflow.all_handlers_finished)
         carried = TaskCarried(
             purpose=purpose,
@@ -242,8 +245,20 @@ class TaskWorkflow:
         )
 
     async def _budget_paused(self, pause: BudgetPause | None) -> None:
-        # The parent's status shows the task as running; this task's own status says why.
+        """The parent's status shows the task as running: the task itself says why it waits,
+        and how to go on, on the issue (tasks started before ``issue_ref`` existed cannot)."""
         self._paused = pause
+        issue, task = self._input.issue_ref, self._input.task
+        if issue is None:
+            return
+        body = pause.message() if pause is not None else render.task_budget_raised(task.id)
+        await self._calls.run(
+            names.UPSERT_COMMENT,
+            UpsertCommentInput(issue=issue, marker=f"budget:task:{task.id}", body=body),
+            CommentRef,
+            prefix="task-budget",
+            summary=f"say on the issue that task {task.id} waits for budget",
+        )
 
     @workflow.query(name="budget_pause")
     def budget_pause(self) -> BudgetPause | None:

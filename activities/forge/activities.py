@@ -13,23 +13,21 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.forge.client import GiteaClient
+from activities.forge.sections import keeping_section, marker_line
 from domain import names
 from domain.forge import (
     CommentRef,
     EnsureLabelsInput,
+    FindCommentInput,
     GetIssueInput,
     GetRepoInput,
+    IssueComment,
     OpenPullRequestInput,
     PullRequestInfo,
     SetIssueLabelsInput,
     UpsertCommentInput,
 )
 from domain.issue import IssueInfo, RepoInfo, RepoRef
-
-
-def marker_line(marker: str) -> str:
-    """The hidden line that identifies Autopilot's comment of one kind on an issue."""
-    return f"<!-- autopilot:{marker} -->"
 
 
 def with_marker(body: str, marker: str) -> str:
@@ -103,6 +101,16 @@ class ForgeActivities:
             author=issue.user.login,
         )
 
+    @activity.defn(name=names.FIND_COMMENT)
+    async def find_comment(self, input: FindCommentInput) -> IssueComment | None:
+        """The comment with that id on this issue; None when the issue has none such."""
+        repo, number = input.issue.repo, input.issue.number
+        comments = await self.client_for(repo).list_comments(repo.owner, repo.name, number)
+        for comment in comments:
+            if comment.id == input.comment_id and comment.user is not None:
+                return IssueComment(id=comment.id, author=comment.user.login, body=comment.body)
+        return None
+
     @activity.defn(name=names.GET_REPO)
     async def get_repo(self, input: GetRepoInput) -> RepoInfo:
         repo = await self.client_for(input.repo).get_repo(input.repo.owner, input.repo.name)
@@ -148,17 +156,25 @@ class ForgeActivities:
 
     @activity.defn(name=names.UPSERT_COMMENT)
     async def upsert_comment(self, input: UpsertCommentInput) -> CommentRef:
+        """Edit the comment carrying ``marker``, or create it; extra copies are deleted.
+
+        A create whose answer was lost or that landed after the client gave up (a slow forge)
+        leaves a second copy that find-or-create could not see: the oldest copy is kept.
+        """
         repo, number = input.issue.repo, input.issue.number
         client = self.client_for(repo)
         body = with_marker(input.body, input.marker)
-        for comment in await client.list_comments(repo.owner, repo.name, number):
-            if not carries_marker(comment.body, input.marker):
-                continue
-            if comment.body != body:
-                comment = await client.edit_comment(repo.owner, repo.name, comment.id, body)
-            return CommentRef(id=comment.id, html_url=comment.html_url, created=False)
-        created = await client.create_comment(repo.owner, repo.name, number, body)
-        return CommentRef(id=created.id, html_url=created.html_url, created=True)
+        comments = await client.list_comments(repo.owner, repo.name, number)
+        copies = [c for c in comments if carries_marker(c.body, input.marker)]
+        if not copies:
+            created = await client.create_comment(repo.owner, repo.name, number, body)
+            return CommentRef(id=created.id, html_url=created.html_url, created=True)
+        kept, *extra = sorted(copies, key=lambda c: c.id)
+        for duplicate in extra:
+            await client.delete_comment(repo.owner, repo.name, duplicate.id)
+        if kept.body != body:
+            kept = await client.edit_comment(repo.owner, repo.name, kept.id, body)
+        return CommentRef(id=kept.id, html_url=kept.html_url, created=False)
 
     @activity.defn(name=names.OPEN_PULL_REQUEST)
     async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:
@@ -171,9 +187,11 @@ class ForgeActivities:
             pull, created = await client.create_or_find_pull(
                 repo.owner, repo.name, input.head, input.base, input.title, input.body
             )
-        if pull.title != input.title or pull.body != input.body:
+        # A cross-repo set's section in the body stays: only the set rewrites it.
+        body = keeping_section(pull.body, input.body)
+        if pull.title != input.title or pull.body != body:
             pull = await client.edit_pull(
-                repo.owner, repo.name, pull.number, title=input.title, body=input.body
+                repo.owner, repo.name, pull.number, title=input.title, body=body
             )
         return PullRequestInfo(
             number=pull.number,

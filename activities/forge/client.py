@@ -46,7 +46,7 @@ class GiteaClient(LabelApi, PullRequestApi):
         base_url: str,
         token: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
         lowercase_merge_fields: bool = False,
     ) -> None:
@@ -96,13 +96,7 @@ class GiteaClient(LabelApi, PullRequestApi):
 
     async def delete_branch(self, owner: str, repo: str, branch: str) -> bool:
         """Delete ``branch``; False when it was already gone (404). Gitea answers 204."""
-        try:
-            await self._send(ops.DELETE_BRANCH, owner=owner, repo=repo, branch=branch)
-        except GiteaError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return await self._found(ops.DELETE_BRANCH, owner=owner, repo=repo, branch=branch)
 
     async def get_contents(
         self, owner: str, repo: str, filepath: str, ref: str | None = None
@@ -187,3 +181,7 @@ class GiteaClient(LabelApi, PullRequestApi):
             # Gitea answers 204 without a body in some cases; read the comment back.
             return await self._one(ops.GET_COMMENT, Comment, owner=owner, repo=repo, id=comment_id)
         return self._parse(ops.EDIT_COMMENT, Comment, self._get_json(ops.EDIT_COMMENT, response))
+
+    async def delete_comment(self, owner: str, repo: str, comment_id: int) -> bool:
+        """Delete a comment; False when it was already gone (404). Gitea answers 204."""
+        return await self._found(ops.DELETE_COMMENT, owner=owner, repo=repo, id=comment_id)

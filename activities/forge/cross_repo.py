@@ -14,14 +14,15 @@ from temporalio.exceptions import ApplicationError
 from activities.forge.activities import (
     ForgeActivities,
     carries_marker,
-    marker_line,
     with_marker,
 )
 from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
+from activities.forge.gitea_models import PullReview
+from activities.forge.pull_feedback import Writers, read_feedback
+from activities.forge.sections import replace_section
 from domain import names
 from domain.cross_repo import (
-    PULL_SECTION_MARKER,
     ClosePullInput,
     DeleteBranchInput,
     EnsureLinkedIssueInput,
@@ -41,27 +42,16 @@ from domain.names import (
     ENSURE_LINKED_ISSUE,
     ERR_MERGE_REFUSED,
     MERGE_PULL,
+    PULL_FEEDBACK,
     PULL_VERDICT,
     UPDATE_PULL_SECTION,
 )
+from domain.pull_feedback import PullFeedback, PullFeedbackInput
 
-SECTION_END = f"{PULL_SECTION_MARKER}:end"
 CLOSED_MARKER = "cross-repo:closed"
+WRITE_PERMISSIONS = ("write", "admin", "owner")
 # The forge refuses a merge with 405 (not mergeable, already merged) or 409 (head moved, conflict).
 REFUSED_MERGE_STATUSES = (405, 409)
-
-
-def replace_section(body: str, section: str) -> str:
-    """``body`` with the text between the section markers replaced (appended when absent)."""
-    begin, end = marker_line(PULL_SECTION_MARKER), marker_line(SECTION_END)
-    block = f"{begin}\n{section.strip()}\n{end}"
-    lines = body.splitlines()
-    stripped = [line.strip() for line in lines]
-    if begin in stripped and end in stripped[stripped.index(begin) :]:
-        start = stripped.index(begin)
-        stop = stripped.index(end, start)
-        return "\n".join([*lines[:start], block, *lines[stop + 1 :]])
-    return f"{body.rstrip()}\n\n{block}" if body.strip() else block
 
 
 def review_verdicts(reviews: list[tuple[str, str]], bot: str) -> tuple[list[str], list[str]]:
@@ -73,6 +63,19 @@ def review_verdicts(reviews: list[tuple[str, str]], bot: str) -> tuple[list[str]
     approved = sorted(u for u, s in latest.items() if s == "APPROVED")
     requested = sorted(u for u, s in latest.items() if s == "REQUEST_CHANGES")
     return approved, requested
+
+
+def stale_requests(reviews: list[PullReview], requested: list[str], head: str) -> list[str]:
+    """Of ``requested``, those whose change request was on an older head (a retry pushed since)."""
+    last: dict[str, PullReview] = {}
+    for review in reviews:
+        if review.user is not None and review.state in ("APPROVED", "REQUEST_CHANGES"):
+            last[review.user.login] = review
+    return [
+        login
+        for login in requested
+        if login in last and (last[login].stale or last[login].commit_id not in ("", head))
+    ]
 
 
 class CrossRepoForgeActivities(ForgeActivities):
@@ -122,13 +125,19 @@ class CrossRepoForgeActivities(ForgeActivities):
         client = self.client_for(repo)
         pull = await client.get_pull(repo.owner, repo.name, number)
         reviews = await client.list_reviews(repo.owner, repo.name, number)
-        approved, requested = review_verdicts(
-            [(r.user.login if r.user else "", r.state) for r in reviews], await self._bot(repo)
-        )
+        said = [(r.user.login if r.user else "", r.state) for r in reviews]
+        if input.writers_only:
+            writers = await self._writers(repo, {login for login, _ in said if login})
+            said = [(login, state) for login, state in said if login in writers]
+        approved, requested = review_verdicts(said, await self._bot(repo))
+        verdict.stale_change_requests = stale_requests(reviews, requested, pull.head.sha)
         combined = ""
         if pull.head.sha:
             status = await client.combined_status(repo.owner, repo.name, pull.head.sha)
             combined = status.state if status.total_count else ""
+            verdict.statuses = {s.context: s.status for s in status.statuses}
+        verdict.mergeable = pull.mergeable
+        verdict.head_sha = pull.head.sha
         verdict.state = pull.state
         verdict.merged = pull.merged
         verdict.approved_by = approved
@@ -137,6 +146,34 @@ class CrossRepoForgeActivities(ForgeActivities):
         verdict.head_branch = pull.head.ref
         verdict.merge_commit_sha = pull.merge_commit_sha
         return verdict
+
+    async def _writers(self, repo: RepoRef, logins: set[str]) -> set[str]:
+        """Those of ``logins`` who may write to the repository (their reviews count)."""
+        client = self.client_for(repo)
+        writers = set()
+        for login in sorted(logins):
+            permission = await client.get_permission(repo.owner, repo.name, login)
+            if permission.permission in WRITE_PERMISSIONS:
+                writers.add(login)
+        return writers
+
+    @activity.defn(name=PULL_FEEDBACK)
+    async def pull_feedback(self, input: PullFeedbackInput) -> PullFeedback:
+        """What people with write access said on the PR since the ids the run handled."""
+        return await read_feedback(
+            self.client_for(input.pull.repo),
+            input,
+            await self._bot(input.pull.repo),
+            self._writers_of(input.pull.repo, input.writers_only),
+        )
+
+    def _writers_of(self, repo: RepoRef, writers_only: bool) -> Writers:
+        async def everyone(logins: set[str]) -> set[str]:
+            return logins
+
+        if not writers_only:
+            return everyone
+        return lambda logins: self._writers(repo, logins)
 
     @activity.defn(name=UPDATE_PULL_SECTION)
     async def update_pull_section(self, input: UpdatePullSectionInput) -> None:
@@ -156,7 +193,12 @@ class CrossRepoForgeActivities(ForgeActivities):
         if not pull.merged:
             try:
                 await client.merge_pull(
-                    repo.owner, repo.name, number, input.style, title=input.title or None
+                    repo.owner,
+                    repo.name,
+                    number,
+                    input.style,
+                    title=input.title or None,
+                    head_commit_id=input.head_sha or None,
                 )
             except GiteaError as err:
                 if err.status not in REFUSED_MERGE_STATUSES:

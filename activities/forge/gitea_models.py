@@ -169,6 +169,24 @@ class PullReview(GiteaModel):
     body: str = ""
     commit_id: str = ""
     user: User | None = None
+    stale: bool = Field(default=False, description="The head moved past commit_id")
+    official: bool = False
+    dismissed: bool = False
+    comments_count: int = 0
+    submitted_at: datetime | None = None
+
+
+class PullReviewComment(GiteaModel):
+    """A line comment of a review (spec ``PullReviewComment``)."""
+
+    id: int
+    body: str = ""
+    path: str = ""
+    position: int = Field(default=0, description="Line in the new file; 0 for the old side")
+    original_position: int = 0
+    commit_id: str = ""
+    pull_request_review_id: int = 0
+    user: User | None = None
 
 
 class CommitStatus(GiteaModel):

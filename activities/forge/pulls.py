@@ -12,6 +12,7 @@ from activities.forge.gitea_models import (
     CommitStatus,
     PullRequest,
     PullReview,
+    PullReviewComment,
 )
 from activities.forge.pagination import Params
 from activities.forge.session import ApiSession
@@ -108,9 +109,13 @@ class PullRequestApi(ApiSession):
         title: str | None = None,
         message: str | None = None,
         delete_branch: bool = False,
+        head_commit_id: str | None = None,
     ) -> None:
+        """Merge; with ``head_commit_id`` Gitea refuses (409) when the head moved past it."""
         lower = self._lowercase_merge_fields
         payload: dict[str, Any] = {"do" if lower else "Do": style}
+        if head_commit_id:
+            payload["head_commit_id"] = head_commit_id
         if title is not None:
             payload["merge_title_field" if lower else "MergeTitleField"] = title
         if message is not None:
@@ -121,19 +126,26 @@ class PullRequestApi(ApiSession):
 
     async def is_merged(self, owner: str, repo: str, index: int) -> bool:
         """Gitea answers 204 when merged and 404 when not."""
-        try:
-            await self._send(ops.IS_MERGED, owner=owner, repo=repo, index=index)
-        except GiteaError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        return await self._found(ops.IS_MERGED, owner=owner, repo=repo, index=index)
 
     # -- reviews --------------------------------------------------------------------------
 
     async def list_reviews(self, owner: str, repo: str, index: int) -> list[PullReview]:
         return await self._collect(
             ops.LIST_REVIEWS, PullReview, owner=owner, repo=repo, index=index
+        )
+
+    async def list_review_comments(
+        self, owner: str, repo: str, index: int, review_id: int
+    ) -> list[PullReviewComment]:
+        """The line comments of one review; Gitea does not paginate this endpoint."""
+        return await self._many(
+            ops.LIST_REVIEW_COMMENTS,
+            PullReviewComment,
+            owner=owner,
+            repo=repo,
+            index=index,
+            id=review_id,
         )
 
     async def create_review(

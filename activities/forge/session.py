@@ -14,13 +14,15 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from activities.forge.errors import GiteaError, error_for_response, error_for_transport
+from activities.forge.metrics import count_request
 from activities.forge.operations import Operation
 from activities.forge.pagination import MAX_LIMIT, Params, paginate
 from domain import names
 
 M = TypeVar("M", bound=BaseModel)
 
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+CONNECT_SECONDS = 5.0
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=CONNECT_SECONDS)
 API_PREFIX = "/api/v1"
 # A response that parses but does not fit the API shape will not fix itself on retry.
 
@@ -47,9 +49,12 @@ class ApiSession:
         base_url: str,
         token: str,
         *,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``timeout`` in seconds (``forge.timeout_seconds``) bounds each request."""
+        if not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(CONNECT_SECONDS, timeout))
         if not token:
             raise ValueError("a Gitea API token is required")
         self.base_url = base_url.rstrip("/")
@@ -89,10 +94,22 @@ class ApiSession:
         try:
             response = await self._http.request(op.method, url, params=params, json=json)
         except httpx.TransportError as exc:
+            count_request(op.method, None)
             raise error_for_transport(op.method, url, exc, self._token) from None
+        count_request(op.method, response.status_code)
         if not response.is_success:
             raise error_for_response(op.method, url, response, self._token)
         return response
+
+    async def _found(self, op: Operation, **path: str | int) -> bool:
+        """Send ``op``; False when Gitea answers 404 (gone already, or not so), else True."""
+        try:
+            await self._send(op, params=None, json=None, **path)
+        except GiteaError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def _bad_response(self, op: Operation, problem: str) -> GiteaError:
         return GiteaError(

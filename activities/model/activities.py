@@ -34,7 +34,7 @@ from activities.model.provider import ModelProvider, StructuredRequest
 from activities.model.routing import ModelRouter, Route
 from activities.model.structured import AnswerCheck, ask_structured
 from domain import names
-from domain.agent import AgentTurnInput, AgentTurnOutput
+from domain.agent import PURPOSE_STAGES, AgentTurnInput, AgentTurnOutput
 from domain.change import EditSet
 from domain.issue import repo_of_workflow_id
 from domain.model import (
@@ -123,7 +123,13 @@ class ModelActivities:
         )
         stage = f"edits ({input.purpose}, task {input.task.id})"
         got = await self._ask(
-            input.tier, input.provider_role, request, EditSet, stage, check_edit_set
+            input.tier,
+            input.provider_role,
+            request,
+            EditSet,
+            stage,
+            check_edit_set,
+            run_stage=PURPOSE_STAGES[input.purpose],
         )
         return DraftEditsOutput(
             edits=got.answer,
@@ -188,10 +194,11 @@ class ModelActivities:
         request = agent_request(input, route.price.output_limit(input.tier))
         turn_number = 1 + sum(m.role == "assistant" for m in input.messages)
         stage = f"agent turn {turn_number} ({input.brief.purpose})"
+        run_stage = PURPOSE_STAGES[input.brief.purpose]
         key = cache_key(route.provider_name, route.model, request, TURN_ANSWER_TYPE)
         hit = self._cache.get(key)
         if hit is not None:
-            _log(stage, "cache", hit.model, route.provider_name)
+            _log(stage, "cache", hit.model, route.provider_name, run_stage)
             turn = CachedTurn.model_validate_json(hit.answer_json)
             usage, model = TokenUsage(calls=1, cached_calls=1), hit.model
         else:
@@ -199,7 +206,7 @@ class ModelActivities:
             turn = turn_of(answer, request.max_output_tokens)
             usage, model = self._record(input.tier, route, answer.model, answer.usage), answer.model
             self._cache.put(key, CachedAnswer(turn.model_dump_json(), model))
-            _log(stage, f"1 call, {answer.stop_reason}", model, route.provider_name)
+            _log(stage, f"1 call, {answer.stop_reason}", model, route.provider_name, run_stage)
         return AgentTurnOutput(
             message=turn.message,
             stop_reason=turn.stop_reason,
@@ -218,13 +225,15 @@ class ModelActivities:
         answer_type: type[A],
         stage: str,
         check: AnswerCheck[A] | None = None,
+        *,
+        run_stage: str | None = None,
     ) -> Answered[A]:
         route = self._router.route(tier, role)
         request = request.model_copy(update={"max_output_tokens": route.price.output_limit(tier)})
         key = cache_key(route.provider_name, route.model, request, answer_type.__name__)
         hit = self._cache.get(key)
         if hit is not None:
-            _log(stage, "cache", hit.model, route.provider_name)
+            _log(stage, "cache", hit.model, route.provider_name, run_stage)
             return Answered(
                 answer=answer_type.model_validate_json(hit.answer_json),
                 usage=TokenUsage(calls=1, cached_calls=1),
@@ -244,7 +253,7 @@ class ModelActivities:
             on_reply=lambda model, usage: self._record(tier, route, model, usage),
         )
         self._cache.put(key, CachedAnswer(result.answer.model_dump_json(), result.model))
-        _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name)
+        _log(stage, f"{result.attempts} attempt(s)", result.model, route.provider_name, run_stage)
         return Answered(
             result.answer, result.usage, result.model, route.provider_name, cached=False
         )
@@ -280,5 +289,10 @@ def check_review_verdict(verdict: ReviewVerdict) -> list[str]:
     return []
 
 
-def _log(stage: str, how: str, model: str, provider: str) -> None:
-    activity.logger.info("model answered %s in %s with %s via %s", stage, how, model, provider)
+def _log(stage: str, how: str, model: str, provider: str, run_stage: str | None = None) -> None:
+    """``run_stage``: the run's stage when the activity type alone does not say it (an edit
+    or agent turn belongs to implement, verify or plan by its purpose)."""
+    extra = {"stage": run_stage} if run_stage else {}
+    activity.logger.info(
+        "model answered %s in %s with %s via %s", stage, how, model, provider, extra=extra
+    )

@@ -48,6 +48,7 @@ class CircuitBreaker:
         self._clock = clock
         self._failures = 0
         self._opened_at: float | None = None
+        self._down_since: float | None = None  # first opening since it last closed
         self._trial_running = False
 
     @property
@@ -57,6 +58,10 @@ class CircuitBreaker:
         if self._clock() - self._opened_at >= self._cooldown:
             return "half_open"
         return "open"
+
+    def open_for(self) -> float:
+        """Seconds since it opened, re-openings included; 0 while closed."""
+        return 0.0 if self._down_since is None else self._clock() - self._down_since
 
     def before_call(self) -> None:
         """Raise ProviderUnavailable unless a call may go out now."""
@@ -80,6 +85,7 @@ class CircuitBreaker:
             log.info("circuit of provider %s closed", self.name)
         self._failures = 0
         self._opened_at = None
+        self._down_since = None
         self._trial_running = False
 
     def record_failure(self) -> None:
@@ -88,6 +94,8 @@ class CircuitBreaker:
         self._trial_running = False
         if trial_failed or (self._opened_at is None and self._failures >= self._threshold):
             self._opened_at = self._clock()
+            if self._down_since is None:
+                self._down_since = self._opened_at
             log.warning(
                 "circuit of provider %s opened after %d failures", self.name, self._failures
             )

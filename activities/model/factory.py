@@ -12,7 +12,7 @@ from activities.model.anthropic import AnthropicProvider
 from activities.model.breaker import BreakerProvider, CircuitBreaker
 from activities.model.budget import BudgetActivities
 from activities.model.cache import AnswerCache
-from activities.model.metrics import ModelMetrics
+from activities.model.metrics import ModelMetrics, watch_breakers
 from activities.model.openai_compat import OpenAICompatibleProvider
 from activities.model.routing import ModelRouter, Route
 from config.settings import DEFAULT_PROVIDER, AutopilotConfig
@@ -52,6 +52,7 @@ def build_model_activities(config: AutopilotConfig) -> ModelActivities:
             max_output_tokens=settings.max_output_tokens,
         ),
     )
+    watch_breakers(breakers)
     router = ModelRouter.build(settings.routing(), factory, breakers, default)
     cache = AnswerCache(
         settings.cache_max_entries, settings.cache_max_bytes, enabled=settings.cache_enabled

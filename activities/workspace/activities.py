@@ -24,13 +24,22 @@ from activities.workspace.paths import (
     safe_relative_path,
     validate_edits,
 )
-from activities.workspace.repo_map import build_repo_map
+from activities.workspace.repo_map import build_repo_map, file_sizes
+from activities.workspace.scan import scan_change
 from activities.workspace.testrun import run_tests
 from activities.workspace.tools import Commands, Toolbox
 from domain import names
-from domain.agent import RepoMap, RepoMapInput, RunToolsInput, RunToolsOutput
+from domain.agent import (
+    FileSizes,
+    FileSizesInput,
+    RepoMap,
+    RepoMapInput,
+    RunToolsInput,
+    RunToolsOutput,
+)
 from domain.change import CommitInfo, DiffSummary, FileEdit, TestRun
 from domain.names import ENSURE_BRANCH, INTEGRATE
+from domain.review import ChangeScan, ScanChangeInput
 from domain.sandbox import SandboxSettings
 from domain.task import EnsureBranchInput, IntegrateInput, IntegrateResult
 from domain.workspace import (
@@ -190,6 +199,13 @@ class WorkspaceActivities:
             files = await co.tracked_files()
             return await asyncio.to_thread(build_repo_map, co.path, files, input.max_tokens)
 
+    @activity.defn(name=names.FILE_SIZES)
+    async def file_sizes(self, input: FileSizesInput) -> FileSizes:
+        """Sizes of the plan's files on the branch, for the cost estimate; unsafe paths and
+        files that do not exist yet are left out."""
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            return FileSizes(sizes=file_sizes(co.path, input.paths))
+
     @activity.defn(name=names.PREPARE_ENVIRONMENT)
     async def prepare_environment(self, input: PrepareEnvironmentInput) -> PrepareEnvironmentResult:
         """The checkout's environment, reused or built; a failing setup command is a result."""
@@ -259,6 +275,13 @@ class WorkspaceActivities:
                 diff=raw[:limit].decode("utf-8", errors="replace"),
                 truncated=len(raw) > limit,
             )
+
+    @activity.defn(name=names.SCAN_CHANGE)
+    async def scan_change(self, input: ScanChangeInput) -> ChangeScan:
+        """Secrets on the change's added lines and its submodule entries (review gates)."""
+        async with self._checkout(input.workspace, keep_unpushed=False) as co:
+            base, head = await co.base_sha(), await co.head()
+            return await scan_change(co.git, co.path, base, head, input.max_file_bytes)
 
 
 def _read_text(path: Path, max_bytes: int) -> str | None:

@@ -16,6 +16,7 @@ import stat
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
+from activities.workspace.paths import UnsafePath, safe_relative_path
 from domain.agent import RepoMap
 
 CHARS_PER_TOKEN = 4
@@ -187,3 +188,17 @@ def _left_out(left: list[str], skipped: int, max_tokens: int) -> str:
 def _top(path: str) -> str:
     parts = PurePosixPath(path).parts
     return f"{parts[0]}/" if len(parts) > 1 else "the root"
+
+
+def file_sizes(checkout: Path, paths: list[str]) -> dict[str, int]:
+    """Bytes of each regular file among ``paths``; unsafe paths and missing files left out."""
+    sizes: dict[str, int] = {}
+    for path in paths:
+        try:
+            relative = safe_relative_path(checkout, path)
+        except UnsafePath:
+            continue
+        target = checkout / relative
+        if target.is_file():
+            sizes[path] = target.stat().st_size
+    return sizes

@@ -15,6 +15,7 @@ from benchmarks.real_repos import sources
 from benchmarks.real_repos.evaluate import evaluate
 from benchmarks.real_repos.sources import Case
 from benchmarks.real_repos.stack import Stack
+from domain.estimate import actual_after_approval
 from domain.run import IssueResult, IssueStatus
 from starters.common import issue_ref, start_issue_run
 
@@ -71,6 +72,23 @@ def model_numbers(status: IssueStatus) -> dict[str, Any]:
             for name, loop in status.loops.items()
         },
         "verify_runs": status.attempts.get("verify"),
+        "input_by_stage": {stage: u.input_tokens for stage, u in status.usage.items()},
+        "estimate": estimate_numbers(status),
+    }
+
+
+def estimate_numbers(status: IssueStatus) -> dict[str, Any] | None:
+    """The approved plan's estimate against what the run used after approval, in tokens
+    (the replay model is unpriced)."""
+    estimate, model = status.cost_estimate, status.model
+    if estimate is None or model is None:
+        return None
+    actual = actual_after_approval(model.total, model.usage_by_stage.get("plan"))
+    return {
+        "basis": estimate.basis,
+        "estimated_tokens": estimate.total_tokens,
+        "actual_tokens": actual.total,
+        "actual_over_estimate": round(actual.total / max(1, estimate.total_tokens), 3),
     }
 
 

@@ -17,6 +17,7 @@ from devstack.forge import (
     routes_labels,
     routes_pulls,
     routes_repos,
+    routes_reviews,
     routes_statuses,
     routes_users,
 )
@@ -78,6 +79,7 @@ def create_app(data_dir: Path, root_url: str) -> web.Application:
         routes_labels,
         routes_issues,
         routes_pulls,
+        routes_reviews,
         routes_statuses,
         githttp,
     ):

@@ -126,14 +126,27 @@ class RepoAccess:
         return self.forge.repo_path(self.owner["login"], self.repo["name"])
 
     @property
+    def collaboration(self) -> str | None:
+        """The caller's collaborator permission (read, write, admin), if any."""
+        if self.user is None:
+            return None
+        return self.forge.store.collaborator_permission(self.repo["id"], self.user["id"])
+
+    @property
     def can_write(self) -> bool:
         return self.user is not None and (
-            bool(self.user["is_admin"]) or self.user["id"] == self.owner["id"]
+            bool(self.user["is_admin"])
+            or self.user["id"] == self.owner["id"]
+            or self.collaboration in ("write", "admin")
         )
 
     @property
     def can_admin(self) -> bool:
-        return self.can_write
+        return self.user is not None and (
+            bool(self.user["is_admin"])
+            or self.user["id"] == self.owner["id"]
+            or self.collaboration == "admin"
+        )
 
     def require_user(self) -> Row:
         if self.user is None:

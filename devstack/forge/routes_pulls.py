@@ -1,4 +1,4 @@
-"""Pull requests: create, list, edit, merge (for real, in git) and reviews."""
+"""Pull requests: create, list, edit and merge (for real, in git); reviews in routes_reviews."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from devstack.forge.respond import (
     json_response,
     opt_list,
     opt_str,
-    page_args,
     paginate,
     path_int,
     read_json,
@@ -29,7 +28,6 @@ routes = web.RouteTableDef()
 
 REPO = "/api/v1/repos/{owner}/{repo}"
 PULL = REPO + "/pulls/{index}"
-REVIEW_EVENTS = ("APPROVED", "REQUEST_CHANGES", "COMMENT", "PENDING")
 
 
 def pull_issue(access: RepoAccess, request: web.Request) -> tuple[Row, Row]:
@@ -88,7 +86,7 @@ async def pull_json(access: RepoAccess, issue: Row) -> dict[str, Any]:
         "draft": False,
         "is_locked": False,
         "comments": store.comment_count(issue["id"]),
-        "review_comments": 0,
+        "review_comments": store.review_comment_count(issue["id"]),
         "additions": stat.additions if stat else 0,
         "deletions": stat.deletions if stat else 0,
         "changed_files": stat.changed_files if stat else 0,
@@ -280,62 +278,3 @@ async def merge_pull(request: web.Request) -> web.Response:
     ):
         await git.delete_ref(access.path, f"refs/heads/{pull['head_branch']}")
     return empty(200)
-
-
-# --- reviews ----------------------------------------------------------------------------------
-
-
-def review_json(access: RepoAccess, issue: Row, review: Row) -> dict[str, Any]:
-    html = issue_html(access, issue)
-    reviewer = access.forge.store.user(review["user_id"])
-    is_writer = bool(reviewer["is_admin"]) or reviewer["id"] == access.owner["id"]
-    return {
-        "id": review["id"],
-        "user": user_json(access.forge, reviewer),
-        "team": None,
-        "state": review["state"],
-        "body": review["body"],
-        "commit_id": review["commit_id"],
-        "stale": False,
-        "official": is_writer and review["state"] in ("APPROVED", "REQUEST_CHANGES"),
-        "dismissed": False,
-        "comments_count": review["comments_count"],
-        "submitted_at": review["submitted"],
-        "updated_at": review["submitted"],
-        "html_url": f"{html}#issuecomment-{review['id']}",
-        "pull_request_url": html,
-    }
-
-
-@routes.get(PULL + "/reviews")
-async def list_reviews(request: web.Request) -> web.Response:
-    access = repo_access(request)
-    issue, _ = pull_issue(access, request)
-    rows = access.forge.store.reviews(issue["id"])
-    page, limit = page_args(request)
-    rows = rows[(page - 1) * limit : page * limit]
-    return json_response([review_json(access, issue, r) for r in rows])
-
-
-@routes.post(PULL + "/reviews")
-async def create_review(request: web.Request) -> web.Response:
-    access = repo_access(request)
-    user = access.require_user()
-    issue, pull = pull_issue(access, request)
-    access.require_not_archived()
-    body = await read_json(request)
-    event = (opt_str(body, "event") or "PENDING").upper()
-    if event not in REVIEW_EVENTS:
-        raise ApiError(422, f"unknown review event {event!r}")
-    text = opt_str(body, "body", "") or ""
-    comments = opt_list(body, "comments") or []
-    if event in ("REQUEST_CHANGES", "COMMENT") and not text.strip() and not comments:
-        raise ApiError(422, f"review event {event} requires a body or comments")
-    if issue["user_id"] == user["id"] and event in ("APPROVED", "REQUEST_CHANGES"):
-        verb = "approve" if event == "APPROVED" else "reject"
-        raise ApiError(422, f"{verb} your own pull is not allowed")
-    commit_id = opt_str(body, "commit_id") or await head_sha(access, issue, pull)
-    review = access.forge.store.create_review(
-        issue["id"], user["id"], event, text, commit_id, len(comments)
-    )
-    return json_response(review_json(access, issue, review), status=200)  # sic: 200, as Gitea

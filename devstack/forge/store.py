@@ -1,4 +1,5 @@
-"""The forge's durable state in sqlite: users, tokens, repos, labels, issues, PRs, statuses.
+"""The forge's durable state in sqlite: users, tokens, repos, labels, issues, PRs, statuses,
+reviews (store_reviews.py).
 
 Git data lives in bare repositories (see git.py); this store only keeps what Gitea keeps in
 its database. Every write commits at once, so a killed forge loses nothing it acknowledged.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.forge.store_labels import LabelTables, Row
+from devstack.forge.store_reviews import REVIEW_SCHEMA, ReviewTables
 
 __all__ = ["Row", "Store", "check_password", "now"]
 
@@ -58,11 +60,6 @@ CREATE TABLE IF NOT EXISTS pulls (
     head_branch TEXT NOT NULL, base_branch TEXT NOT NULL, merged INTEGER NOT NULL DEFAULT 0,
     merged_at TEXT, merged_by INTEGER REFERENCES users(id), merge_commit_sha TEXT,
     merge_base TEXT NOT NULL DEFAULT '', head_sha TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS reviews (
-    id INTEGER PRIMARY KEY, issue_id INTEGER NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
-    user_id INTEGER NOT NULL REFERENCES users(id), state TEXT NOT NULL,
-    body TEXT NOT NULL DEFAULT '', commit_id TEXT NOT NULL DEFAULT '',
-    comments_count INTEGER NOT NULL DEFAULT 0, submitted TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS statuses (
     id INTEGER PRIMARY KEY, repo_id INTEGER NOT NULL REFERENCES repos(id) ON DELETE CASCADE,
     sha TEXT NOT NULL, idx INTEGER NOT NULL, state TEXT NOT NULL, context TEXT NOT NULL,
@@ -94,7 +91,7 @@ def check_password(stored: str | None, password: str) -> bool:
     return hmac.compare_digest(candidate, digest)
 
 
-class Store(LabelTables):
+class Store(LabelTables, ReviewTables):
     """All queries the API handlers need; one connection, used from the event loop thread."""
 
     def __init__(self, path: Path) -> None:
@@ -102,7 +99,7 @@ class Store(LabelTables):
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA + REVIEW_SCHEMA)
 
     def close(self) -> None:
         self.db.close()
@@ -349,24 +346,6 @@ class Store(LabelTables):
 
     def update_pull(self, pull_id: int, **fields: Any) -> None:
         self._update("pulls", pull_id, fields)
-
-    # --- reviews ------------------------------------------------------------------------------
-
-    def create_review(
-        self, issue_id: int, user_id: int, state: str, body: str, commit_id: str, comments: int
-    ) -> Row:
-        rid = self._insert(
-            "INSERT INTO reviews (issue_id, user_id, state, body, commit_id, comments_count, "
-            "submitted) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (issue_id, user_id, state, body, commit_id, comments, now()),
-        )
-        self.touch_issue(issue_id)
-        row = self._one("SELECT * FROM reviews WHERE id = ?", (rid,))
-        assert row is not None
-        return row
-
-    def reviews(self, issue_id: int) -> list[Row]:
-        return self._all("SELECT * FROM reviews WHERE issue_id = ? ORDER BY id", (issue_id,))
 
     # --- commit statuses ----------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ async def serve(args: argparse.Namespace) -> int:
     token = config.forge_token()
     configure_logging(config.logging.level, config.logging.json_format, secrets=(secret, token))
     client = await connect(config)
-    async with GiteaClient(config.forge.url, token) as forge:
+    async with GiteaClient(config.forge.url, token, timeout=config.forge.timeout_seconds) as forge:
         login = await bot_login(forge, config.forge.url)
         receiver = Receiver(config, secret, TemporalBackend(client, config, forge), login)
         runner = web.AppRunner(create_app(receiver), access_log=None)

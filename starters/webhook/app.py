@@ -22,6 +22,7 @@ from starters.webhook.backend import Backend, Refused, Unavailable
 from starters.webhook.deliveries import RecentDeliveries
 from starters.webhook.routing import (
     Ignore,
+    PullActivity,
     RefuseCommand,
     Route,
     RunCommand,
@@ -41,6 +42,7 @@ ROUTE_COUNTERS: dict[type, str] = {
     StartRun: "start",
     RunCommand: "command",
     RefuseCommand: "command",
+    PullActivity: "pull",
 }
 
 log = structlog.get_logger("autopilot.webhook")
@@ -89,6 +91,10 @@ class Receiver:
             payload = json.loads(body)
         except ValueError:
             return {"status": "ignored", "reason": "the body is not JSON"}, 400
+        except RecursionError:
+            # Signed but nested past the parser's depth: bad input, not our failure, so the
+            # delivery id stays claimed and a redelivery is answered as a duplicate.
+            return {"status": "ignored", "reason": "the JSON body is nested too deeply"}, 400
         if not isinstance(payload, dict):
             return {"status": "ignored", "reason": "the body is not a JSON object"}, 400
         target = route(event, payload, self.config, self.bot_login)
@@ -105,6 +111,8 @@ class Receiver:
                 return {"status": "ignored", "reason": target.reason}
             if isinstance(target, StartRun):
                 return await self._start(target)
+            if isinstance(target, PullActivity):
+                return await self._notify(target)
             if isinstance(target, RefuseCommand):
                 raise Refused(target.reason)
             return await self._command(target)
@@ -125,6 +133,15 @@ class Receiver:
         outcome = await self.backend.start(issue, target.created)
         return {"status": outcome, "workflow_id": issue.workflow_id}
 
+    async def _notify(self, target: PullActivity) -> dict[str, Any]:
+        """A review or comment on a PR: the run watching it reads the forge at once."""
+        pull = self._issue(target.repo, target.pull)
+        try:
+            workflow_id = await self.backend.notify(pull, target.branch)
+        except Refused as nobody:
+            return {"status": "ignored", "reason": str(nobody)}
+        return {"status": "notified", "workflow_id": workflow_id}
+
     async def _command(self, target: RunCommand) -> dict[str, Any]:
         issue = self._issue(target.repo, target.number)
         if not await self.backend.can_write(issue, target.author):
@@ -138,7 +155,11 @@ class Receiver:
             outcome = await self.backend.retry(issue, request)
             return {"status": outcome, "workflow_id": issue.workflow_id}
         decision = ApprovalDecision(
-            approver=target.author, approved=command.verb == "approve", feedback=command.text
+            approver=target.author,
+            approved=command.verb == "approve",
+            feedback=command.text,
+            via="comment",  # the run checks this comment on the forge before it counts
+            comment_id=target.comment_id,
         )
         answer = await self.backend.decide(issue, decision)
         return {"status": answer, "workflow_id": issue.workflow_id}

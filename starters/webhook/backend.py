@@ -14,7 +14,8 @@ from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
 from config.settings import AutopilotConfig
 from domain.cross_repo import cross_repo_workflow_id
-from domain.issue import IssueRef
+from domain.issue import IssueRef, issue_of_branch
+from domain.names import PR_EVENT_SIGNAL
 from domain.run import ApprovalDecision, ResumeRequest
 from starters.common import (
     RunFinished,
@@ -47,6 +48,7 @@ class Backend(Protocol):
     async def resume(self, issue: IssueRef, request: ResumeRequest) -> None: ...
     async def retry(self, issue: IssueRef, request: ResumeRequest) -> str: ...
     async def reply(self, issue: IssueRef, comment_id: int, body: str) -> None: ...
+    async def notify(self, pull: IssueRef, branch: str) -> str: ...
 
 
 class TemporalBackend:
@@ -159,6 +161,28 @@ class TemporalBackend:
             await self._forge.create_comment(repo.owner, repo.name, issue.number, text)
         except GiteaError as err:
             raise Unavailable(f"the forge did not take the reply: {err.message}") from None
+
+    async def notify(self, pull: IssueRef, branch: str) -> str:
+        """Wake the run watching PR ``pull`` (head ``branch``, read from the forge when ""):
+        its workflow id; Refused when the PR is not Autopilot's or no run watches it."""
+        repo = pull.repo
+        if not branch:
+            try:
+                branch = (await self._forge.get_pull(repo.owner, repo.name, pull.number)).head.ref
+            except GiteaError as err:
+                if err.status == 404:
+                    raise Refused(f"no pull request #{pull.number} in {repo.full_name}") from None
+                raise Unavailable(f"the forge did not answer: {err.message}") from None
+        number = issue_of_branch(branch)
+        if number is None:
+            raise Refused(f"#{pull.number} is not a pull request of an Autopilot run")
+        issue = IssueRef(repo=repo, number=number)
+        handle = self._client.get_workflow_handle(issue.workflow_id)
+        try:
+            await handle.signal(PR_EVENT_SIGNAL, {"pull": pull.number}, rpc_timeout=QUERY_TIMEOUT)
+        except RPCError as err:
+            raise self._rpc_problem(err, issue) from None
+        return issue.workflow_id
 
     async def _not_running(self, issue: IssueRef) -> Exception:
         """Why the issue's run cannot take a request: it has finished, or there never was one."""

@@ -59,7 +59,27 @@ class RefuseCommand:
     reason: str
 
 
-Route = Ignore | StartRun | RunCommand | RefuseCommand
+@dataclass(frozen=True)
+class PullActivity:
+    """A review, comment or state change on a PR: wake the run watching it (the run reads
+    the forge itself, so the payload is only a nudge). ``branch`` is the PR's head branch
+    when the payload names it; Autopilot's branches say whose issue the PR is."""
+
+    repo: str
+    pull: int
+    branch: str = ""
+
+
+Route = Ignore | StartRun | RunCommand | RefuseCommand | PullActivity
+
+# Gitea's X-Gitea-Event of review and PR deliveries (gitea-notes §4).
+PULL_EVENTS = (
+    "pull_request",
+    "pull_request_approved",
+    "pull_request_rejected",
+    "pull_request_comment",
+)
+PULL_ACTIONS = ("closed", "reopened", "reviewed", "synchronized", "created", "edited")
 
 
 def _object(payload: dict[str, Any], key: str) -> dict[str, Any]:
@@ -74,6 +94,10 @@ def _login(user: dict[str, Any]) -> str:
 
 def route(event: str, payload: dict[str, Any], config: AutopilotConfig, bot_login: str) -> Route:
     """Where a delivery goes; ``bot_login`` is Autopilot's own forge user, whose comments echo."""
+    if event in PULL_EVENTS or (
+        event == COMMENT_EVENT and _on_a_pull(payload) and not _holds_command(payload)
+    ):
+        return _pull_route(event, payload, config, bot_login)
     if event not in (ISSUES_EVENT, COMMENT_EVENT):
         return Ignore(f"event {event or '(none)'!r} is not handled")
     action = payload.get("action")
@@ -137,3 +161,38 @@ def _comment_route(payload: dict[str, Any], repo: str, number: int, bot_login: s
     if command is None:
         return Ignore("the comment holds no /autopilot command")
     return RunCommand(repo, number, author, command, comment_id)
+
+
+def _holds_command(payload: dict[str, Any]) -> bool:
+    """An ``/autopilot`` command on a PR is not a review: it is refused as before."""
+    body = _object(payload, "comment").get("body")
+    try:
+        return parse_command(body if isinstance(body, str) else "") is not None
+    except UnknownCommand:
+        return True
+
+
+def _on_a_pull(payload: dict[str, Any]) -> bool:
+    return bool(_object(payload, "issue").get("pull_request") or payload.get("is_pull"))
+
+
+def _pull_route(
+    event: str, payload: dict[str, Any], config: AutopilotConfig, bot_login: str
+) -> Route:
+    pull = _object(payload, "pull_request")
+    issue = _object(payload, "issue")
+    repo = _object(payload, "repository").get("full_name")
+    number = pull.get("number") or issue.get("number") or payload.get("number")
+    if not isinstance(repo, str) or not repo or not isinstance(number, int) or number <= 0:
+        return Ignore("the payload names no repository or pull request")
+    repository = config.repository(repo)
+    if repository is None or not repository.automation:
+        return Ignore(f"repository {repo!r} is not configured for automation")
+    if payload.get("action") not in PULL_ACTIONS:
+        return Ignore(f"{event} action {payload.get('action')!r} is not handled")
+    sender = _login(_object(payload, "sender"))
+    body = _object(payload, "comment").get("body")
+    if bot_login and sender.lower() == bot_login.lower() and AUTOPILOT_MARKER in str(body):
+        return Ignore("written by Autopilot itself")
+    branch = _object(pull, "head").get("ref")
+    return PullActivity(repo, number, branch if isinstance(branch, str) else "")

@@ -100,7 +100,28 @@ def pull(
 
 
 def review(review_id: int = 1, state: str = "APPROVED") -> dict[str, Any]:
-    return {"id": review_id, "state": state, "body": "lgtm", "commit_id": "b" * 40}
+    return {
+        "id": review_id,
+        "state": state,
+        "body": "lgtm",
+        "commit_id": "b" * 40,
+        "stale": False,
+        "official": True,
+        "user": user("alice", 5),
+    }
+
+
+def review_comment(comment_id: int = 1, review_id: int = 1) -> dict[str, Any]:
+    return {
+        "id": comment_id,
+        "body": "rename this",
+        "path": "src/app.py",
+        "position": 3,
+        "original_position": 0,
+        "commit_id": "b" * 40,
+        "pull_request_review_id": review_id,
+        "user": user("alice", 5),
+    }
 
 
 def status(status_id: int = 1, state: str = "success") -> dict[str, Any]:

@@ -17,6 +17,7 @@ from activities.forge.client import GiteaClient
 from devstack.forge.testing import RunningForge
 from domain.forge import (
     EnsureLabelsInput,
+    FindCommentInput,
     GetIssueInput,
     GetRepoInput,
     LabelSpec,
@@ -100,6 +101,22 @@ async def test_set_issue_labels_twice_and_after_a_crash(
     assert sorted(repo_labels) == ["autopilot-in-progress", "autopilot-pr-open"]
 
 
+async def test_find_comment_names_its_author_on_this_issue_only(
+    acts: ForgeActivities, gitea: GiteaClient, forge: RunningForge, issue: IssueRef
+) -> None:
+    repo = issue.repo
+    said = await gitea.create_comment(repo.owner, repo.name, issue.number, "/autopilot approve")
+    found = await env.run(acts.find_comment, FindCommentInput(issue=issue, comment_id=said.id))
+    assert found is not None
+    assert (found.id, found.author, found.body) == (said.id, forge.admin, "/autopilot approve")
+    other = await gitea.create_issue(repo.owner, repo.name, "Another", "")
+    elsewhere = IssueRef(repo=repo, number=other.number)
+    assert (
+        await env.run(acts.find_comment, FindCommentInput(issue=elsewhere, comment_id=said.id))
+        is None
+    )
+
+
 async def test_upsert_comment_twice_and_after_a_crash(
     acts: ForgeActivities, gitea: GiteaClient, issue: IssueRef
 ) -> None:
@@ -126,6 +143,28 @@ async def test_upsert_comment_twice_and_after_a_crash(
         with_marker(plan.body, "plan"),
         with_marker("Done", "status"),
     ]
+
+
+async def test_upsert_comment_removes_a_copy_that_landed_late(
+    acts: ForgeActivities, gitea: GiteaClient, issue: IssueRef
+) -> None:
+    """A create held past the client's timeout lands after the retry created its own copy:
+    the next upsert keeps the oldest copy, deletes the others, and leaves other comments."""
+    repo = issue.repo
+    status = UpsertCommentInput(issue=issue, marker="status", body="Planning")
+    retried = await env.run(acts.upsert_comment, status)
+    late = await gitea.create_comment(
+        repo.owner, repo.name, issue.number, with_marker("Starting", "status")
+    )
+    await gitea.create_comment(repo.owner, repo.name, issue.number, "A human says hi")
+
+    updated = await env.run(acts.upsert_comment, status.model_copy(update={"body": "Done"}))
+    assert (updated.id, updated.created) == (retried.id, False)
+    comments = await gitea.list_comments(repo.owner, repo.name, issue.number)
+    assert [c.body for c in comments] == [with_marker("Done", "status"), "A human says hi"]
+    assert late.id not in {c.id for c in comments}
+    # Deleting an already deleted copy (a retry after a lost answer) is not an error.
+    assert await gitea.delete_comment(repo.owner, repo.name, late.id) is False
 
 
 async def test_open_pull_request_twice_and_after_a_crash(

@@ -75,6 +75,21 @@ def test_shipped_files_load_and_declare_the_demo_repository() -> None:
     assert config.budget.limits().issue_usd == 5.0
 
 
+def test_runs_link_to_the_web_ui_of_their_namespace() -> None:
+    env = {
+        "AUTOPILOT__TEMPORAL__UI_URL": "https://temporal.example.com/",
+        "AUTOPILOT__TEMPORAL__NAMESPACE": "team a",
+    }
+    settings = load_config(env=env).run_settings()
+    assert settings.runs_url == "https://temporal.example.com/namespaces/team%20a/workflows"
+    # Unset in Autopilot's config, the namespace is Temporal's own (its variable or profile).
+    env = {"AUTOPILOT__TEMPORAL__UI_URL": "https://t.example", "TEMPORAL_NAMESPACE": "prod"}
+    assert (
+        load_config(env=env).run_settings().runs_url
+        == "https://t.example/namespaces/prod/workflows"
+    )
+
+
 def test_default_paths_come_from_environment_variables(tmp_path: Path) -> None:
     service = write(tmp_path, "a.yaml", "trigger:\n  label: robot\n")
     repos = write(tmp_path, "r.yaml", "repositories:\n  - name: x\n    repo: o/x\n")
@@ -145,12 +160,19 @@ def test_environment_overrides_are_parsed_as_yaml_scalars(tmp_path: Path) -> Non
     assert config.temporal.namespace == "autopilot-dev"
 
 
+def test_overrides_reach_nested_settings(tmp_path: Path) -> None:
+    env = {"AUTOPILOT__RUN__IMPLEMENT__MAX_TURNS": "7", "AUTOPILOT__RUN__LESSONS__ENABLED": "no"}
+    config = load(tmp_path, env=env)
+    assert config.run.implement.max_turns == 7 and config.run.lessons.enabled is False
+
+
 @pytest.mark.parametrize(
     ("variable", "key", "reason"),
     [
         ("AUTOPILOT__FORGE__URLX", "forge.urlx", "unknown key"),
         ("AUTOPILOT__NOPE__URL", "nope.url", "unknown key"),
         ("AUTOPILOT__FORGE__URL__DEEPER", "forge.url.deeper", "unknown key"),
+        ("AUTOPILOT__RUN__IMPLEMENT__NOPE", "run.implement.nope", "unknown key"),
         ("AUTOPILOT__FORGE", "forge", "whole section"),
         ("AUTOPILOT__REPOSITORIES", "repositories", "cannot be set from the environment"),
     ],
@@ -335,3 +357,23 @@ def test_config_built_in_code_rejects_duplicate_repositories() -> None:
     repos = [RepositoryConfig(name="a", repo="o/a"), RepositoryConfig(name="a", repo="o/b")]
     with pytest.raises(ValueError, match="duplicate repository name"):
         AutopilotConfig(repositories=repos)
+
+
+def test_a_repository_names_its_own_approvers_or_falls_back_to_the_global_list(
+    tmp_path: Path,
+) -> None:
+    repositories = """\
+repositories:
+  - name: strict
+    repo: acme/payments
+    approvers: [carol]
+    verified_approvals: true
+  - name: open
+    repo: acme/docs
+"""
+    config = load(tmp_path, service="run:\n  approvers: [alice, bob]\n", repositories=repositories)
+    strict = config.run_settings(config.repository("acme/payments"))
+    assert (strict.approvers, strict.verified_approvals) == (["carol"], True)
+    loose = config.run_settings(config.repository("acme/docs"))
+    assert (loose.approvers, loose.verified_approvals) == (["alice", "bob"], False)
+    assert config.run_settings().approvers == ["alice", "bob"]

@@ -496,3 +496,69 @@ def test_collaborator_permission(api: CheckedApi, forge: RunningForge, other: Ot
     owned = f"/repos/{other.login}/perm-owned/collaborators/{other.login}/permission"
     api.expect(201, "POST", f"/admin/users/{other.login}/repos", {"name": "perm-owned"})
     assert api.expect(200, "GET", owned, token=other.token)["permission"] == "owner"
+
+
+# --- reviews, collaborators, guarded merges ---------------------------------------------------
+
+
+def test_reviews_with_line_comments_official_and_stale(
+    api: CheckedApi, forge: RunningForge, other: Other
+) -> None:
+    path = new_repo(forge)
+    name = path.rsplit("/", 1)[1]
+    first = push_files(forge, OWNER, name, "feature", {"src/app.py": "x = 2\n"}, base="main")
+    pr = api.expect(201, "POST", f"{path}/pulls", {"head": "feature", "base": "main", "title": "F"})
+    reviews = f"{path}/pulls/{pr['number']}/reviews"
+    note = {"path": "src/app.py", "body": "call it y", "new_position": 1, "old_position": 0}
+    read_only = api.expect(
+        200,
+        "POST",
+        reviews,
+        {"event": "COMMENT", "body": "hm", "comments": [note]},
+        token=other.token,
+    )
+    assert read_only["official"] is False and read_only["comments_count"] == 1
+    collaborator = f"{path}/collaborators/{other.login}"
+    api.expect(403, "PUT", collaborator, {"permission": "write"}, token=other.token)
+    api.expect(422, "PUT", collaborator, {"permission": "owner"})
+    api.expect(422, "PUT", f"{path}/collaborators/nobody-here", {"permission": "write"})
+    api.expect(204, "PUT", collaborator, {"permission": "write"})
+    permission = api.expect(200, "GET", f"{collaborator}/permission")
+    assert permission["permission"] == "write"
+    asked = api.expect(
+        200,
+        "POST",
+        reviews,
+        {"event": "REQUEST_CHANGES", "body": "please rename", "comments": [note]},
+        token=other.token,
+    )
+    assert asked["official"] is True and asked["stale"] is False and asked["commit_id"] == first
+    lines = api.expect(200, "GET", f"{reviews}/{asked['id']}/comments")
+    assert [(c["path"], c["body"], c["position"]) for c in lines] == [
+        ("src/app.py", "call it y", 1)
+    ]
+    assert lines[0]["pull_request_review_id"] == asked["id"]
+    assert lines[0]["user"]["login"] == other.login
+    api.expect(404, "GET", f"{reviews}/4242/comments")
+    assert api.expect(200, "GET", f"{path}/pulls/{pr['number']}")["review_comments"] == 2
+    push_files(forge, OWNER, name, "feature", {"src/app.py": "y = 2\n"}, base="feature")
+    listed = api.expect(200, "GET", reviews)
+    assert [r["stale"] for r in listed] == [True, True]
+
+
+def test_merge_with_a_moved_head_is_409(api: CheckedApi, forge: RunningForge) -> None:
+    path = new_repo(forge)
+    name = path.rsplit("/", 1)[1]
+    checked = push_files(forge, OWNER, name, "moving", {"a.txt": "1\n"}, base="main")
+    pr = api.expect(201, "POST", f"{path}/pulls", {"head": "moving", "base": "main", "title": "M"})
+    moved = push_files(forge, OWNER, name, "moving", {"a.txt": "2\n"}, base="moving")
+    merge = f"{path}/pulls/{pr['number']}/merge"
+    api.expect(409, "POST", merge, {"Do": "merge", "head_commit_id": checked})
+    api.expect(404, "GET", merge)
+    api.expect(
+        200,
+        "POST",
+        merge,
+        {"Do": "squash", "head_commit_id": moved, "delete_branch_after_merge": True},
+    )
+    api.expect(404, "GET", f"{path}/branches/moving")

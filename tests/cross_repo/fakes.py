@@ -35,12 +35,15 @@ from domain.forge import (
     GetRepoInput,
     OpenPullRequestInput,
     PullRequestInfo,
+    SetIssueLabelsInput,
     UpsertCommentInput,
 )
 from domain.issue import IssueInfo, RepoInfo
+from domain.pull_feedback import FeedbackItem, PullFeedback, PullFeedbackInput
 from domain.run import IssueResult, IssueStatus, IssueWorkflowInput
 
 CHILD_SCRIPT = "test.child_script"
+REVERT_PULL_NUMBER = 99  # every revert PR the fake opens
 
 
 class ChildScript(BaseModel):
@@ -56,7 +59,7 @@ class FakeIssueWorkflow:
     async def run(self, input: IssueWorkflowInput) -> IssueResult:
         script = await workflow.execute_activity(
             CHILD_SCRIPT,
-            input.issue.repo.full_name,
+            input,
             result_type=ChildScript,
             start_to_close_timeout=timedelta(seconds=10),
         )
@@ -87,6 +90,14 @@ class FakeForge:
     comments: dict[str, str] = field(default_factory=dict)
     linked: dict[str, int] = field(default_factory=dict)
     merges_before_all_approved: int = 0
+    unmergeable: set[str] = field(default_factory=set)  # the forge reports a conflict
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)  # default: ci success
+    refuse_revert: set[str] = field(default_factory=set)
+    revert_merges: list[str] = field(default_factory=list)
+    labels_removed: dict[str, list[str]] = field(default_factory=dict)
+    planned_for: dict[str, list[str]] = field(default_factory=dict)  # each child's feedback
+    child_inputs: list[IssueWorkflowInput] = field(default_factory=list)
+    stale_requests: set[str] = field(default_factory=set)  # a push since the change request
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -102,11 +113,16 @@ class FakeForge:
             self.get_repo,
             self.revert_merge,
             self.open_pull_request,
+            self.set_issue_labels,
+            self.pull_feedback,
         ]
 
     @activity.defn(name=CHILD_SCRIPT)
-    async def child_script(self, repo: str) -> ChildScript:
+    async def child_script(self, input: IssueWorkflowInput) -> ChildScript:
+        repo = input.issue.repo.full_name
         self.started.append(repo)
+        self.planned_for[repo] = input.review_feedback
+        self.child_inputs.append(input)
         return self.scripts.get(repo, ChildScript())
 
     @activity.defn(name=names.GET_ISSUE)
@@ -142,6 +158,11 @@ class FakeForge:
         verdict.changes_requested_by = ["dave"] if repo in self.changes_requested else []
         verdict.combined_status = "success"
         verdict.merge_commit_sha = "m" * 40 if verdict.merged else None
+        verdict.mergeable = repo not in self.unmergeable
+        if repo in self.stale_requests:
+            verdict.stale_change_requests = list(verdict.changes_requested_by)
+        verdict.head_sha = "h" * 40
+        verdict.statuses = self.statuses.get(repo, {"ci": "success"})
         return verdict
 
     @activity.defn(name=names.UPDATE_PULL_SECTION)
@@ -151,6 +172,13 @@ class FakeForge:
     @activity.defn(name=names.MERGE_PULL)
     async def merge_pull(self, input: MergePullInput) -> MergeOutcome:
         repo = input.pull.repo.full_name
+        if input.pull.number == REVERT_PULL_NUMBER:
+            if repo in self.refuse_revert:
+                raise ApplicationError(
+                    "405 not allowed", type=names.ERR_MERGE_REFUSED, non_retryable=True
+                )
+            self.revert_merges.append(repo)
+            return MergeOutcome(merged=True, merge_commit_sha="v" * 40)
         if not set(self.scripts) <= self.approved:
             self.merges_before_all_approved += 1
         if repo in self.refuse_merge:
@@ -192,4 +220,20 @@ class FakeForge:
     @activity.defn(name=names.OPEN_PULL_REQUEST)
     async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:
         self.revert_pulls.append(f"{input.repo.full_name}:{input.head}")
-        return PullRequestInfo(number=99, html_url="http://x/pulls/99", state="open")
+        return PullRequestInfo(
+            number=REVERT_PULL_NUMBER, html_url="http://x/pulls/99", state="open"
+        )
+
+    @activity.defn(name=names.PULL_FEEDBACK)
+    async def pull_feedback(self, input: PullFeedbackInput) -> PullFeedback:
+        assert not input.writers_only, "the gate counts every reviewer's change request"
+        item = FeedbackItem(
+            kind="review", id=1, author="dave", state="REQUEST_CHANGES", body="name it amount"
+        )
+        return PullFeedback(items=[item], last_review=1)
+
+    @activity.defn(name=names.SET_ISSUE_LABELS)
+    async def set_issue_labels(self, input: SetIssueLabelsInput) -> list[str]:
+        key = f"{input.issue.repo.full_name}#{input.issue.number}"
+        self.labels_removed.setdefault(key, []).extend(input.remove)
+        return []

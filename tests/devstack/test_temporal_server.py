@@ -45,10 +45,11 @@ def expected_search_attributes() -> dict[str, int]:
     return {key.name: key.indexed_value_type.value for key in names.SEARCH_ATTRIBUTES}
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "devstack.temporal_server", *args],
-        cwd=PROJECT_ROOT,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,
         text=True,
         timeout=120,
@@ -271,3 +272,17 @@ def test_cli_status_and_errors(tmp_path: Path) -> None:
     assert start.stderr.startswith("error: ")
     assert "not a Temporal server" in start.stderr
     assert "Traceback" not in start.stderr
+
+
+def test_cli_starts_with_a_relative_state_dir(tmp_path: Path) -> None:
+    ports = ("--port", str(free_port()), "--ui-port", str(free_port()))
+    try:
+        start = run_cli("start", "--state-dir", "state", *ports, cwd=tmp_path)
+        assert (start.returncode, start.stderr) == (0, "")
+        assert start.stdout.startswith("started Temporal dev server")
+        assert (tmp_path / "state" / "temporal.db").is_file()
+        status = run_cli("status", "--state-dir", "state", *ports, cwd=tmp_path)
+        assert status.returncode == 0 and str(tmp_path / "state") in status.stdout
+    finally:
+        stop = run_cli("stop", "--state-dir", "state", *ports, cwd=tmp_path)
+    assert stop.returncode == 0 and stop.stdout.startswith("stopped pid")

@@ -69,6 +69,18 @@ def test_unknown_issue(env: dict[str, str], repo: str) -> None:
     assert_one_clear_line(proc, f"issue #999 not found in {repo}")
 
 
+def test_configured_repository_missing_on_the_forge(
+    env: dict[str, str], forge: RunningForge, tmp_path: Path
+) -> None:
+    missing = f"{forge.admin}/never-created"
+    repositories = tmp_path / "missing.yaml"
+    repositories.write_text(f"repositories:\n  - name: m\n    repo: {missing}\n")
+    env["AUTOPILOT_REPOSITORIES"] = str(repositories)
+    proc = run_module("starters.start_issue", ["--repo", missing, "--issue", "1"], env)
+    assert_one_clear_line(proc, f"repository {missing} not found on the forge")
+    assert "issue #1" not in proc.stderr
+
+
 def test_unreachable_temporal(env: dict[str, str], repo: str) -> None:
     proc = run_module("starters.start_issue", ["--repo", repo, "--issue", "1"], env)
     assert_one_clear_line(proc, "cannot reach Temporal at 127.0.0.1:")

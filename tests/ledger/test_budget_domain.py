@@ -49,9 +49,36 @@ def test_each_call_is_shown_once_and_the_stage_rows_add_up_to_the_total() -> Non
     tasks = rows(breakdown)
     assert tasks.pop("task")[0] == "tier"
     assert tasks == {
-        "fix-discount": ["advanced", "3 (0)", "300 / 30", "$1.2000"],
-        "add-test": ["balanced", "1 (0)", "100 / 10", "$0.4000"],
+        "fix-discount": ["advanced", "3 (0)", "300 / 30", "$1.2000", ""],
+        "add-test": ["balanced", "1 (0)", "100 / 10", "$0.4000", ""],
     }
+    # Every row names its tier, stages whose calls were for tasks included.
+    assert {stage: row[0] for stage, row in stages.items()} == {
+        "plan": "balanced",
+        "review": "fast",
+        "edits": "advanced, balanced",
+        "fix": "advanced",
+    }
+
+
+def test_each_row_says_why_its_tier_was_chosen() -> None:
+    status = ModelGatewayStatus()
+    status.add("plan", None, "balanced", used(1, 0.1), "stage default (plan)")
+    child = ModelGatewayStatus()
+    child.add("edits", "a", "advanced", used(1, 0.1), "keywords: security")
+    child.add("edits", "a", "advanced", used(1, 0.1), "keywords: security")
+    child.add("edits", "b", "fast", used(1, 0.1), "repository override (task)")
+    status.merge(child)
+
+    main, _, breakdown = status.markdown().partition("By plan task")
+    stages = rows(main)
+    assert stages["stage"][-1] == "why this tier"
+    assert stages["plan"][0] == "balanced" and stages["plan"][-1] == "stage default (plan)"
+    assert stages["edits"][0] == "advanced, fast"
+    assert stages["edits"][-1] == "keywords: security; repository override (task)"
+    tasks = rows(breakdown)
+    assert tasks["a"][-1] == "keywords: security"
+    assert tasks["b"][-1] == "repository override (task)"
 
 
 def test_without_tasks_there_is_no_breakdown() -> None:
@@ -65,20 +92,29 @@ def test_without_tasks_there_is_no_breakdown() -> None:
     [
         (
             BudgetPause(scope="task", limit_usd=1, spent_usd=1.2, task_id="a"),
-            ["task 'a'", "raise-budget --task-usd", "`task_usd`"],
+            ["task 'a'", "raise-budget --task a --task-usd", "`task_usd`"],
             ["--issue-usd"],
         ),
         (
             BudgetPause(scope="issue", limit_usd=1, spent_usd=1.2),
-            ["the issue", "raise-budget --issue-usd", "`issue_usd`"],
+            [
+                "The model budget of this issue is used up",
+                "raise-budget --issue-usd",
+                "`issue_usd`",
+            ],
             ["--task-usd"],
         ),
         (
             BudgetPause(
                 scope="global", limit_usd=1, spent_usd=1, retry_at=datetime(2026, 1, 1, 13, 0, 0)
             ),
-            ["at 13:00 UTC", "global_usd_per_hour", "`raise_limit`"],
-            ["raise-budget"],
+            [
+                "The hourly model budget shared by all runs is used up",
+                "at 13:00 UTC",
+                "global_usd_per_hour",
+                "`raise_limit`",
+            ],
+            ["raise-budget", "of the global"],
         ),
     ],
 )

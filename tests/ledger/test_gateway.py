@@ -267,7 +267,13 @@ async def test_real_activity_every_paid_reask_reaches_the_status_and_the_metrics
     plan = result.status.usage_by_stage["plan"]
     assert (plan.calls, plan.input_tokens, plan.output_tokens) == (3, 3000, 300)
     assert plan.cost_usd == pytest.approx(3 * 0.0011) and result.status.total == plan
-    labels = (("model", "m"), ("provider", "p"), ("repo", "-"), ("tier", "balanced"))
+    labels = (
+        ("model", "m"),
+        ("provider", "p"),
+        ("repo", "-"),
+        ("stage", "-"),
+        ("tier", "balanced"),
+    )
     points = metric_points(reader)
     assert points[("autopilot_model_tokens", (("direction", "input"), *labels))] == 3000
     assert points[("autopilot_model_cost_usd", labels)] == pytest.approx(plan.cost_usd)
@@ -292,7 +298,8 @@ async def test_task_budget_pause_names_its_flag_and_only_a_raise_that_lifts_it_i
         handle = await start_probe(env, input)
         pause = await paused(handle)
         assert (pause.scope, pause.task_id, pause.spent_usd) == ("task", "a", 1.2)
-        assert "raise-budget --task-usd" in pause.message() and "--issue-usd" not in pause.message()
+        assert "raise-budget --task a --task-usd" in pause.message()
+        assert "--issue-usd" not in pause.message()
         refusals = []
         for wrong in (
             BudgetRaise(by="a", issue_usd=50),  # the issue budget is not what pauses the run

@@ -63,3 +63,21 @@ async def test_review_requesting_changes_without_any_is_invalid(
     assert len(stub.requests) == 2
     sent = stub.requests[0].body["response_format"]["json_schema"]
     assert (sent["name"], sent["schema"]) == ("review_verdict", ReviewVerdict.model_json_schema())
+
+
+async def test_fix_edits_are_logged_in_the_verify_stage(
+    stub: StubServer, make_provider: MakeProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = {
+        "summary": "s",
+        "commit_message": "m",
+        "edits": [{"path": "app/parser.py", "content": "y\n"}],
+    }
+    stub.script(completion(json.dumps(good)), completion(json.dumps(good)))
+    activities = ModelActivities(make_provider(), max_reasks=1)
+    fix = EDITS_INPUT.model_copy(update={"purpose": "fix"})
+    with caplog.at_level("INFO"):
+        await ActivityEnvironment().run(activities.draft_edits, fix)
+        await ActivityEnvironment().run(activities.draft_edits, EDITS_INPUT)
+    answered = [r for r in caplog.records if r.getMessage().startswith("model answered")]
+    assert [getattr(r, "stage", None) for r in answered] == ["verify", "implement"]

@@ -270,3 +270,19 @@ async def test_a_conversation_ending_in_the_models_text_is_asked_to_continue(
     sent = stub.requests[0].body["messages"]
     assert sent[-2] == {"role": "assistant", "content": "I think it works."}
     assert sent[-1] == {"role": "user", "content": CONTINUE_TEXT}
+
+
+@pytest.mark.parametrize(("purpose", "stage"), [("fix", "verify"), ("task", "implement")])
+async def test_a_turn_is_logged_in_the_stage_of_its_purpose(
+    stub: StubServer,
+    make_provider: MakeProvider,
+    caplog: pytest.LogCaptureFixture,
+    purpose: str,
+    stage: str,
+) -> None:
+    stub.script(Reply(body=WIRE["text_with_a_tool_call"]["response"]))
+    turn = TURN.model_copy(update={"brief": BRIEF.model_copy(update={"purpose": purpose})})
+    with caplog.at_level("INFO"):
+        await ActivityEnvironment().run(routed(make_provider()).agent_turn, turn)
+    answered = [r for r in caplog.records if r.getMessage().startswith("model answered")]
+    assert [getattr(r, "stage", None) for r in answered] == [stage]

@@ -13,7 +13,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.model.activities import ModelActivities
 from activities.model.breaker import BreakerProvider, CircuitBreaker
 from activities.model.cache import AnswerCache, CachedAnswer, cache_key
-from activities.model.metrics import ModelMetrics
+from activities.model.metrics import ModelMetrics, model_stage
 from activities.model.provider import ChatMessage, ProviderAnswer, StructuredRequest
 from activities.model.routing import ModelRouter, Route
 from domain.budget import failed_call_usage
@@ -157,14 +157,24 @@ async def test_activity_prices_records_metrics_and_serves_a_rerun_from_the_cache
 
     env = ActivityEnvironment()
     env.info = dataclasses.replace(env.info, workflow_id="autopilot:forge.test:acme:shop:7")
-    first = await env.run(activities.draft_plan, request)
-    again = await env.run(activities.draft_plan, request)
+    stage = model_stage.set("plan")  # what the worker's interceptor sets for draft_plan
+    try:
+        first = await env.run(activities.draft_plan, request)
+        again = await env.run(activities.draft_plan, request)
+    finally:
+        model_stage.reset(stage)
 
     assert first.usage.cost_usd == pytest.approx(0.003 + 0.003) and not first.cached
     assert first.provider == "p" and first.tier == "balanced"
     assert again.cached and again.usage.cost_usd == 0 and again.usage.cached_calls == 1
     assert again.plan == first.plan and provider.calls == 1
-    labels = (("model", "m"), ("provider", "p"), ("repo", "acme/shop"), ("tier", "balanced"))
+    labels = (
+        ("model", "m"),
+        ("provider", "p"),
+        ("repo", "acme/shop"),
+        ("stage", "plan"),
+        ("tier", "balanced"),
+    )
     points = metric_points(reader)
     assert points[("autopilot_model_tokens", (("direction", "input"), *labels))] == 1000
     assert points[("autopilot_model_tokens", (("direction", "output"), *labels))] == 200
@@ -214,7 +224,13 @@ async def test_a_failed_call_counts_every_paid_reply_in_the_metrics_and_its_erro
     assert usage is not None  # what the workflow's gateway reads, priced
     assert (usage.calls, usage.input_tokens, usage.output_tokens) == (paid, 1000 * paid, 200 * paid)
     assert usage.cost_usd == pytest.approx(0.006 * paid)
-    labels = (("model", "m"), ("provider", "p"), ("repo", "-"), ("tier", "balanced"))
+    labels = (
+        ("model", "m"),
+        ("provider", "p"),
+        ("repo", "-"),
+        ("stage", "-"),
+        ("tier", "balanced"),
+    )
     points = metric_points(reader)
     assert points[("autopilot_model_tokens", (("direction", "input"), *labels))] == 1000 * paid
     assert points[("autopilot_model_cost_usd", labels)] == pytest.approx(0.006 * paid)

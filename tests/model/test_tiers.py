@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.settings import AutopilotConfig, RepositoryConfig
+from domain.estimate import estimate_plan_cost
 from domain.plan import Plan, PlanTask
 from domain.tiers import (
     TIERS,
@@ -12,7 +13,6 @@ from domain.tiers import (
     Tier,
     TierModel,
     assess_complexity,
-    estimate_plan_cost,
 )
 from domain.usage import TokenUsage
 
@@ -94,6 +94,7 @@ def test_plan_estimate_prices_each_task_at_its_tier_plus_a_review() -> None:
         sum(t.cost_usd for t in estimate.tasks) + estimate.review_cost_usd
     )
     assert "| hard | advanced |" in estimate.markdown()
+    assert "| the plan asks for deep analysis |" in estimate.markdown()  # why this tier
 
 
 def test_config_without_tiers_routes_everything_to_the_default_model() -> None:
@@ -191,3 +192,37 @@ def test_output_limits_and_the_token_field_come_from_the_config() -> None:
 def test_output_limit_mistakes_are_refused(model: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         AutopilotConfig.model_validate({"model": model})
+
+
+@pytest.mark.parametrize(
+    ("stage", "changes", "overrides", "tier", "reason"),
+    [
+        ("plan", {}, {}, "balanced", "stage default (plan)"),
+        ("plan", {}, {"plan": "advanced"}, "advanced", "repository override (plan)"),
+        ("edits", {}, {"task": "fast"}, "fast", "repository override (task)"),
+        ("edits", {}, {}, "fast", "size: small task"),
+        ("edits", {"files": [f"f{i}.py" for i in range(6)]}, {}, "balanced", "size: 6 files"),
+        ("edits", {"depends_on": ["a", "b"]}, {}, "fast", "dependencies: 2"),
+        (
+            "edits",
+            {"description": "Fix the race in the lock"},
+            {},
+            "advanced",
+            "keywords: lock, race",
+        ),
+        (
+            "edits",
+            {"requires_deep_analysis": True},
+            {},
+            "advanced",
+            "the plan asks for deep analysis",
+        ),
+    ],
+)
+def test_the_tier_comes_with_its_reason(
+    stage: str, changes: dict[str, object], overrides: dict[str, Tier], tier: Tier, reason: str
+) -> None:
+    routing = ROUTING.model_copy(update={"overrides": overrides})
+    chosen = routing.explain_tier(stage, task(**changes))
+    assert chosen == (tier, reason)
+    assert routing.tier_for(stage, task(**changes)) == tier

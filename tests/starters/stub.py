@@ -1,8 +1,8 @@
 """A stand-in for IssueWorkflow with the same name and handlers, and none of the work.
 
 It waits at ``approval`` (the ``approve`` Update, whose validator refuses anyone but ``alice``,
-like ``run.approvers``), then at ``resume``; ``finish`` ends it with an outcome, as a run
-that opened its PR.
+like ``run.approvers``, and a decision naming another gate than the plan), then at
+``resume``; ``finish`` ends it with an outcome, as a run that opened its PR.
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ class StubIssueWorkflow:
 
     @approve.validator
     def _check(self, decision: ApprovalDecision) -> None:
+        if decision.stage not in (None, "plan"):  # only the plan gate waits here
+            raise ValueError(f"no {decision.stage} gate is waiting")
         if self._status.waiting_for != "approval":
             raise ValueError("no plan is waiting for approval")
         if decision.approver != APPROVER:

@@ -131,3 +131,24 @@ async def test_webhook_replies_once_per_comment(stack: Stack, backend: TemporalB
         "<!-- autopilot:reply-41 -->",
         "<!-- autopilot:reply-42 -->",
     ]
+
+
+async def test_steer_checks_the_run_before_it_sends_anything(stack: Stack) -> None:
+    await start_issue_run(stack.client, stack.config, stack.issue)
+    number, repo = stack.issue.number, stack.issue.repo.full_name
+    unknown = await run_starter("starters.steer", args(stack, "skip-task", "fix-parser"), stack.env)
+    assert (unknown.code, unknown.out) == (2, "")
+    assert unknown.err.strip() == ("steer: the plan has no task 'fix-parser' (its tasks: none yet)")
+    no_task = await run_starter(
+        "starters.steer",
+        args(stack, "raise-budget", "--task", "fix-parser", "--task-usd", "2"),
+        stack.env,
+    )
+    assert no_task.code == 2
+    assert no_task.err.strip() == f"steer: task fix-parser of issue #{number} is not running"
+    await finish(stack.client, stack.issue)
+    ended = await run_starter("starters.steer", args(stack, "cancel"), stack.env)
+    assert ended.code == 2 and ended.out == ""
+    assert ended.err.strip().startswith(
+        f"steer: the run for issue #{number} in {repo} has finished (completed, outcome pr_opened)"
+    )

@@ -59,3 +59,24 @@ def delivery(
         "X-Gitea-Signature": sign(secret.encode(), body),
     }
     return body, headers
+
+
+def review_event(
+    state: str = "REQUEST_CHANGES",
+    *,
+    head: str = "autopilot/issue-3",
+    number: int = 12,
+    sender: str = "alice",
+    action: str = "reviewed",
+) -> dict[str, Any]:
+    """``pull_request_approved`` / ``_rejected`` / ``_comment``: a review on a PR."""
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {"number": number, "head": {"ref": head}, "base": {"ref": "main"}},
+        "requested_reviewer": None,
+        "repository": {"full_name": REPO},
+        "sender": user(sender),
+        "commit_id": "",
+        "review": {"type": state, "content": "please rename"},
+    }

@@ -91,3 +91,11 @@ async def test_temporal_down_is_unavailable(
         await backend(config, monkeypatch, fake).start_cross_repo(
             CROSS_REPO, issue_ref(config, REPO, 3)
         )
+
+
+async def test_a_pull_request_not_on_an_autopilot_branch_wakes_nothing(
+    config: AutopilotConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTemporal(None)
+    with pytest.raises(Refused, match="not a pull request of an Autopilot run"):
+        await backend(config, monkeypatch, fake).notify(issue_ref(config, REPO, 9), "feature/x")

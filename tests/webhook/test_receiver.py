@@ -16,7 +16,14 @@ from domain.run import ApprovalDecision, ResumeRequest
 from starters.webhook.app import Receiver, create_app
 from starters.webhook.backend import Refused, Unavailable
 from starters.webhook.signature import sign
-from tests.webhook.payloads import BOT, CROSS_REPO, comment_event, delivery, label_event
+from tests.webhook.payloads import (
+    BOT,
+    CROSS_REPO,
+    comment_event,
+    delivery,
+    label_event,
+    review_event,
+)
 
 SECRET = "s3cret-webhook-key"
 
@@ -57,6 +64,10 @@ class FakeBackend:
             raise Unavailable("the forge did not take the reply")
         if all(comment_id != replied for _, replied, _ in self.replies):
             self.replies.append((issue.number, comment_id, body))
+
+    async def notify(self, pull: IssueRef, branch: str) -> str:
+        self._call("notify", (pull.number, branch))
+        return f"run-of-{branch}"
 
     def _call(self, what: str, arg: Any) -> None:
         if self.down:
@@ -167,8 +178,17 @@ async def test_commands_from_writers_reach_the_run(hook: Hook) -> None:
     await hook.post("issue_comment", comment_event("/autopilot resume use Decimal"))
     await hook.post("issue_comment", comment_event("/autopilot retry"))
     assert hook.backend.calls == [
-        ("decide", ApprovalDecision(approver="alice", approved=True)),
-        ("decide", ApprovalDecision(approver="alice", approved=False, feedback="split task 2")),
+        ("decide", ApprovalDecision(approver="alice", approved=True, via="comment", comment_id=9)),
+        (
+            "decide",
+            ApprovalDecision(
+                approver="alice",
+                approved=False,
+                feedback="split task 2",
+                via="comment",
+                comment_id=9,
+            ),
+        ),
         ("resume", ResumeRequest(by="alice", guidance="use Decimal")),
         ("retry", ResumeRequest(by="alice", guidance="")),
     ]
@@ -256,8 +276,32 @@ async def test_ignored_events_and_bad_bodies(hook: Hook) -> None:
     assert hook.backend.calls == []
 
 
+async def test_a_signed_deeply_nested_body_is_400_and_stays_delivered(hook: Hook) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    _, headers = delivery("issues", {}, SECRET, "d-deep")
+    headers["X-Gitea-Signature"] = sign(SECRET.encode(), nested)
+    resp = await hook.http.post("/hooks/gitea", data=nested, headers=headers)
+    assert resp.status == 400 and "nested" in (await resp.json())["reason"]
+    again = await hook.http.post("/hooks/gitea", data=nested, headers=headers)
+    assert (again.status, await again.json()) == (200, {"status": "duplicate"})
+    assert hook.backend.calls == []
+
+
 async def test_health_reports_counters(hook: Hook) -> None:
     await hook.post("issues", label_event(["autopilot"]), headers={"X-Gitea-Signature": "bad"})
     await hook.post("issues", label_event(["autopilot"]))
     counts = (await (await hook.http.get("/healthz")).json())["counts"]
     assert counts == {"invalid_signature": 1, "start": 1}
+
+
+async def test_a_review_on_a_pull_request_wakes_the_run_watching_it(hook: Hook) -> None:
+    status, answer = await hook.post("pull_request_rejected", review_event())
+    assert (status, answer["status"]) == (200, "notified")
+    assert hook.backend.calls == [("notify", (12, "autopilot/issue-3"))]
+    assert hook.receiver.counts["pull"] == 1
+
+
+async def test_a_pull_request_nobody_watches_is_ignored(hook: Hook) -> None:
+    hook.backend.refuse = "no running run for issue #3"
+    status, answer = await hook.post("pull_request_approved", review_event("APPROVED"))
+    assert (status, answer) == (200, {"status": "ignored", "reason": "no running run for issue #3"})

@@ -8,9 +8,24 @@ from typing import Any
 import pytest
 
 from config.settings import AutopilotConfig, CrossRepoWorkflowConfig
+from domain.issue import issue_of_branch
 from starters.webhook.commands import Command
-from starters.webhook.routing import Ignore, RefuseCommand, RunCommand, StartRun, route
-from tests.webhook.payloads import BOT, CROSS_REPO, REPO, comment_event, label_event
+from starters.webhook.routing import (
+    Ignore,
+    PullActivity,
+    RefuseCommand,
+    RunCommand,
+    StartRun,
+    route,
+)
+from tests.webhook.payloads import (
+    BOT,
+    CROSS_REPO,
+    REPO,
+    comment_event,
+    label_event,
+    review_event,
+)
 
 
 def test_trigger_label_among_current_labels_starts(config: AutopilotConfig) -> None:
@@ -136,3 +151,64 @@ def test_ignored(event: str, payload: dict[str, Any], reason: str, config: Autop
     routed = route(event, payload, config, BOT)
     assert isinstance(routed, Ignore), routed
     assert reason in routed.reason
+
+
+@pytest.mark.parametrize(
+    "event", ["pull_request_approved", "pull_request_rejected", "pull_request_comment"]
+)
+def test_reviews_on_a_pull_request_go_to_its_run(event: str, config: AutopilotConfig) -> None:
+    assert route(event, review_event(), config, BOT) == PullActivity(REPO, 12, "autopilot/issue-3")
+
+
+def test_a_closed_pull_request_goes_to_its_run(config: AutopilotConfig) -> None:
+    payload = review_event(action="closed")
+    assert route("pull_request", payload, config, BOT) == PullActivity(
+        REPO, 12, "autopilot/issue-3"
+    )
+
+
+def test_a_plain_comment_on_a_pull_request_goes_to_its_run(config: AutopilotConfig) -> None:
+    payload = _comment_on_pull(comment_event("Please also handle 0 units"))
+    # Gitea's issue_comment payload for a PR names no head: the receiver reads it.
+    assert route("issue_comment", payload, config, BOT) == PullActivity(REPO, 3, "")
+
+
+@pytest.mark.parametrize(
+    ("event", "payload", "reason"),
+    [
+        ("pull_request", review_event(action="assigned"), "action 'assigned'"),
+        ("pull_request_comment", {**review_event(), "repository": {}}, "names no repository"),
+        ("pull_request_approved", review_event(number=0), "names no repository"),
+    ],
+)
+def test_pull_request_events_ignored(
+    event: str, payload: dict[str, Any], reason: str, config: AutopilotConfig
+) -> None:
+    routed = route(event, payload, config, BOT)
+    assert isinstance(routed, Ignore) and reason in routed.reason, routed
+
+
+def test_autopilots_own_answer_on_a_pull_request_does_not_wake_it(
+    config: AutopilotConfig,
+) -> None:
+    payload = _comment_on_pull(comment_event("answered\n<!-- autopilot:answer:2 -->", author=BOT))
+    routed = route("issue_comment", payload, config, BOT)
+    assert isinstance(routed, Ignore) and "Autopilot itself" in routed.reason
+
+
+@pytest.mark.parametrize(
+    ("branch", "issue"),
+    [
+        ("autopilot/issue-3", 3),
+        ("autopilot/issue-120", 120),
+        ("autopilot/issue-3-task-fix", None),  # a task's branch never has a PR of its own
+        ("autopilot/issue-03", None),
+        ("autopilot/revert-3", None),
+        ("feature/issue-3", None),
+        ("autopilot/issue-", None),
+    ],
+)
+def test_the_run_behind_a_pull_request_is_read_from_its_branch(
+    branch: str, issue: int | None
+) -> None:
+    assert issue_of_branch(branch) == issue

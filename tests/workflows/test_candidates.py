@@ -6,6 +6,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from domain.budget import BudgetLimits, ModelRunSettings
+from domain.names import SA_ISSUE, SA_REPO
+from domain.task import task_workflow_id
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_issue_budget import ROUTING
 from tests.workflows.test_issue_workflow import issue_input, running
@@ -24,6 +26,13 @@ async def test_the_smallest_passing_candidate_is_integrated(
     input.model = ModelRunSettings(routing=ROUTING, budget=BudgetLimits(task_usd=3.0))
     async with running(time_skipping_env, world, input) as handle:
         result = await handle.result()
+        task_id = task_workflow_id(input.issue.workflow_id, "fix-discount")
+        candidate = time_skipping_env.client.get_workflow_handle(f"{task_id}/candidate/2")
+        attributes = (await candidate.describe()).typed_search_attributes
+    assert (attributes.get(SA_REPO), attributes.get(SA_ISSUE)) == (
+        input.issue.repo.full_name,
+        input.issue.number,
+    )
     assert result.outcome == "pr_opened"
     integrated = {i.task_id: i.task_branch for i in world.integrations}
     assert integrated == {

@@ -57,6 +57,11 @@ def test_every_workflow_type_is_named_in_the_contract() -> None:
         names.TASK_WORKFLOW,
         names.CROSS_REPO_WORKFLOW,
         names.LEDGER_WORKFLOW,
+        names.LEARNING_WORKFLOW,
+        names.CONTROL_WORKFLOW,
+        names.STUCK_RUNS_WORKFLOW,
+        names.MAINTENANCE_WORKFLOW,
+        names.COST_REPORT_WORKFLOW,
     }
 
 

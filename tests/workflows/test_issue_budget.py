@@ -39,9 +39,19 @@ async def test_cost_is_tracked_per_stage_and_task_and_shown_on_the_pr(
     assert "**$2.8000**" in body
     # Each call once: stage rows add up to the total; tasks are a breakdown of the same calls.
     main, _, breakdown = body.partition("By plan task (a breakdown of the calls above")
-    assert "| edits |  | 4 (0) |" in main and "fix-discount" not in main.split("## Model usage")[1]
-    assert "| fix-discount | fast | 2 (0) |" in breakdown
-    assert "Estimated model cost" in world.comments["plan:1"]
+    usage_rows = main.split("## Model usage")[1]
+    # Every row names its tier and why, also a stage whose calls were for plan tasks.
+    assert "| edits | fast | 4 (0) |" in usage_rows and "fix-discount" not in usage_rows
+    assert "| plan | balanced | 2 (0) | 200 / 40 | $0.8000 | stage default (plan) |" in main
+    assert "| fix-discount | fast | 2 (0) | 200 / 40 | $0.8000 | size: small task |" in breakdown
+    plan_comment = world.comments["plan:1"]
+    assert "Estimated model cost" in plan_comment and "sizes of the plan's files" in plan_comment
+    # The PR puts the approved plan's estimate beside what the run used after approval.
+    estimate = result.status.cost_estimate
+    assert estimate is not None and estimate.basis == "sizes"
+    after = body.split("## Cost estimate", 1)[1].split("## Model usage", 1)[0]
+    assert f"| estimated before implementation | {estimate.total_tokens} |" in after
+    assert "| actual after approval | 600 | $2.0000 |" in after
 
 
 async def test_used_up_issue_budget_pauses_until_a_person_raises_it(
@@ -58,7 +68,7 @@ async def test_used_up_issue_budget_pauses_until_a_person_raises_it(
         spent = status.model.total.cost_usd
         # Never more than the one call in flight past the limit.
         assert 1.0 <= spent <= 1.0 + 0.4
-        assert "budget of the issue is used up" in world.comments["budget:issue"]
+        assert "The model budget of this issue is used up" in world.comments["budget:issue"]
         assert "raise-budget --issue-usd" in world.comments["budget:issue"]
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(  # not above the current limit

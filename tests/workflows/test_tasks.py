@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.issue import IssueRef, RepoRef
+from domain.names import SA_ISSUE, SA_OUTCOME, SA_REPO, SA_STAGE
 from domain.plan import LENIENT_GRAPH, Plan, PlanTask
 from domain.run import IssueResult, IssueWorkflowInput, ResumeRequest, RunSettings
 from domain.task import CancelRequest, SkipTaskRequest, task_workflow_id
@@ -94,6 +95,23 @@ async def test_tasks_run_as_children_in_dependency_order_and_are_integrated(
     # The issue branch once, then each task's branch as the task starts.
     assert world.branches_ensured == 4
     assert {t: p.state for t, p in result.status.tasks.items()} == dict.fromkeys("abc", "completed")
+
+
+async def test_task_runs_carry_the_issues_search_attributes(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    world = FakeWorld(plans=[plan(task("a"))])
+    input = issue_input()
+    async with running(time_skipping_env, world, input) as handle:
+        await handle.result()
+        child = time_skipping_env.client.get_workflow_handle(
+            task_workflow_id(input.issue.workflow_id, "a")
+        )
+        attributes = (await child.describe()).typed_search_attributes
+    assert attributes.get(SA_REPO) == "o/r"
+    assert attributes.get(SA_ISSUE) == input.issue.number
+    assert attributes.get(SA_STAGE) == "implement"
+    assert attributes.get(SA_OUTCOME) is None  # counting runs by outcome counts issues only
 
 
 async def test_concurrency_is_bounded_by_max_parallel_tasks(

@@ -9,7 +9,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.workspace import WorkspaceActivities
 from activities.workspace.repo_map import rank
-from domain.agent import RepoMapInput
+from domain.agent import FileSizesInput, RepoMapInput
 from domain.workspace import WorkspaceRef
 from tests.workspace.conftest import git, make_origin
 
@@ -141,3 +141,11 @@ async def test_outlines_never_read_through_symlinks(
 def test_relevance_order(first: str, second: str) -> None:
     packages = {"lib/pkg"}
     assert rank(first, packages) < rank(second, packages)
+
+
+async def test_file_sizes_of_the_plans_files_on_the_branch(
+    env: ActivityEnvironment, acts: WorkspaceActivities, map_ws: WorkspaceRef
+) -> None:
+    paths = ["src/demo/core.py", "README.md", "src/demo/new.py", "../etc/passwd", ".git/config"]
+    found = await env.run(acts.file_sizes, FileSizesInput(workspace=map_ws, paths=paths))
+    assert found.sizes == {"src/demo/core.py": len(CORE.encode()), "README.md": len("# demo\n")}

@@ -13,8 +13,10 @@ from domain import names
 from domain.forge import (
     CommentRef,
     EnsureLabelsInput,
+    FindCommentInput,
     GetIssueInput,
     GetRepoInput,
+    IssueComment,
     OpenPullRequestInput,
     PullRequestInfo,
     SetIssueLabelsInput,
@@ -29,11 +31,13 @@ class FakeForge:
 
     archived: bool = False
     forge_down_for_pulls: bool = False  # opening the PR fails as a 503 would, every time
+    labels_stay: bool = False  # taking in-progress off is refused (403), as a revoked right is
     comments: dict[str, str] = field(default_factory=dict)
     comment_writes: list[str] = field(default_factory=list)
     comment_creations: list[str] = field(default_factory=list)  # markers, when first posted
     labels: set[str] = field(default_factory=set)
     pulls: list[OpenPullRequestInput] = field(default_factory=list)
+    human_comments: dict[int, IssueComment] = field(default_factory=dict)  # by comment id
 
     def forge_activities(self) -> list[Callable[..., Any]]:
         return [
@@ -42,6 +46,7 @@ class FakeForge:
             self.ensure_labels,
             self.set_issue_labels,
             self.upsert_comment,
+            self.find_comment,
             self.open_pull_request,
         ]
 
@@ -73,6 +78,8 @@ class FakeForge:
 
     @activity.defn(name=names.SET_ISSUE_LABELS)
     async def set_issue_labels(self, input: SetIssueLabelsInput) -> list[str]:
+        if self.labels_stay and names.LABEL_IN_PROGRESS in input.remove:
+            raise ApplicationError("403 forbidden", type=names.ERR_FORBIDDEN, non_retryable=True)
         self.labels |= set(input.add)
         self.labels -= set(input.remove)
         return sorted(self.labels)
@@ -89,6 +96,10 @@ class FakeForge:
         if created:
             self.comment_creations.append(input.marker)
         return CommentRef(id=len(self.comments), html_url="http://x", created=created)
+
+    @activity.defn(name=names.FIND_COMMENT)
+    async def find_comment(self, input: FindCommentInput) -> IssueComment | None:
+        return self.human_comments.get(input.comment_id)
 
     @activity.defn(name=names.OPEN_PULL_REQUEST)
     async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:

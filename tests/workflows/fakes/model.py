@@ -65,6 +65,12 @@ class FakeModel:
 
     usage: TokenUsage = field(default_factory=lambda: USAGE)
     review_verdicts: list[str] = field(default_factory=lambda: ["approve"])
+    # Reviewers whose focus is listed answer this verdict every time (others: review_verdicts).
+    review_by_focus: dict[str, str] = field(default_factory=dict)
+    review_seconds: float = 0.0  # real time a review takes, to observe reviewers in parallel
+    review_requests: list[ReviewChangeInput] = field(default_factory=list)
+    active_reviews: int = 0
+    max_active_reviews: int = 0
     invalid_plan: bool = False
     # Plans answered in turn (the last repeats); None: two_task_plan().
     plans: list[Plan] | None = None
@@ -154,8 +160,17 @@ class FakeModel:
 
     @activity.defn(name=names.REVIEW_CHANGE)
     async def review_change(self, input: ReviewChangeInput) -> ReviewChangeOutput:
-        verdict = self.review_verdicts[min(self.reviews, len(self.review_verdicts) - 1)]
+        self.review_requests.append(input)
+        verdict = self.review_by_focus.get(
+            input.focus, self.review_verdicts[min(self.reviews, len(self.review_verdicts) - 1)]
+        )
         self.reviews += 1
+        self.active_reviews += 1
+        self.max_active_reviews = max(self.max_active_reviews, self.active_reviews)
+        try:
+            await asyncio.sleep(self.review_seconds)
+        finally:
+            self.active_reviews -= 1
         return ReviewChangeOutput(
             verdict=ReviewVerdict(
                 verdict=verdict,  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,8 +11,17 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import names
-from domain.agent import RepoMap, RepoMapInput, RunToolsInput, RunToolsOutput, ToolResult
+from domain.agent import (
+    FileSizes,
+    FileSizesInput,
+    RepoMap,
+    RepoMapInput,
+    RunToolsInput,
+    RunToolsOutput,
+    ToolResult,
+)
 from domain.change import CommitInfo, DiffSummary, TestRun
+from domain.review import ChangeScan, ScanChangeInput
 from domain.task import EnsureBranchInput, IntegrateInput, IntegrateResult
 from domain.workspace import (
     ApplyEditsInput,
@@ -49,9 +59,14 @@ class FakeWorkspace:
     lines_by_branch: dict[str, int] = field(default_factory=dict)
     failing_branches: set[str] = field(default_factory=set)
     sandbox_missing: bool = False
+    file_size: int = 2_000  # bytes of every file the plan names
     test_run_crashes: int = 0  # test runs that die as a killed worker's would (retryable)
+    test_run_hangs: bool = False  # the test run heartbeats until it is cancelled
     environments: list[EnvironmentRef] = field(default_factory=list)
     test_environments: list[EnvironmentRef | None] = field(default_factory=list)
+    # What each secrets/submodule scan finds, in turn (the last repeats).
+    scan_results: list[ChangeScan] = field(default_factory=lambda: [ChangeScan()])
+    scans: int = 0
 
     def workspace_activities(self) -> list[Callable[..., Any]]:
         return [
@@ -59,10 +74,12 @@ class FakeWorkspace:
             self.prepare_environment,
             self.run_tools,
             self.repo_map,
+            self.file_sizes,
             self.read_files,
             self.apply_edits,
             self.run_tests,
             self.diff_summary,
+            self.scan_change,
             self.ensure_branch,
             self.integrate,
         ]
@@ -110,6 +127,10 @@ class FakeWorkspace:
     async def repo_map(self, input: RepoMapInput) -> RepoMap:
         return RepoMap(text="shop/\n  pricing.py: def price(...)", files=1)
 
+    @activity.defn(name=names.FILE_SIZES)
+    async def file_sizes(self, input: FileSizesInput) -> FileSizes:
+        return FileSizes(sizes={p: self.file_size for p in input.paths})
+
     @activity.defn(name=names.READ_FILES)
     async def read_files(self, input: ReadFilesInput) -> FileContents:
         return FileContents(files={p: "x = 0\n" for p in input.paths})
@@ -125,6 +146,9 @@ class FakeWorkspace:
 
     @activity.defn(name=names.RUN_TESTS)
     async def run_tests(self, input: RunTestsInput) -> TestRun:
+        while self.test_run_hangs:  # until the workflow cancels the call
+            activity.heartbeat()
+            await asyncio.sleep(0.1)
         if self.test_run_crashes > 0:
             self.test_run_crashes -= 1
             raise ApplicationError("worker lost", type="WorkerLost")
@@ -155,6 +179,11 @@ class FakeWorkspace:
             deletions=1,
             diff="--- a\n+++ b\n",
         )
+
+    @activity.defn(name=names.SCAN_CHANGE)
+    async def scan_change(self, input: ScanChangeInput) -> ChangeScan:
+        self.scans += 1
+        return self.scan_results[min(self.scans, len(self.scan_results)) - 1]
 
     @activity.defn(name=names.ENSURE_BRANCH)
     async def ensure_branch(self, input: EnsureBranchInput) -> WorkspaceState:

@@ -1,0 +1,5 @@
+"""python -m autopilot: the same as the ``autopilot`` command."""
+
+from autopilot import main
+
+main()
