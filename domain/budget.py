@@ -258,7 +258,7 @@ class ModelGatewayStatus(BaseModel):
         rows add up to the total; below, the same calls of plan tasks, by task."""
         stage_rows = {
             stage: (
-                self._stage_tier(stage),
+                self.stage_tier(stage),
                 "; ".join(r for r in self.stage_reasons.get(stage, [])),
             )
             for stage in self.usage_by_stage
@@ -289,7 +289,7 @@ class ModelGatewayStatus(BaseModel):
             lines.append("\n" + self.paused.message())
         return "\n".join(lines)
 
-    def _stage_tier(self, stage: str) -> str:
+    def stage_tier(self, stage: str) -> str:
         """Every tier the stage's calls went to; runs from before reasons were kept named the
         tier of stage-level calls only."""
         tiers = self.stage_tiers.get(stage) or [self.tiers.get(stage, "")]

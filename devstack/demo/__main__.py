@@ -169,11 +169,11 @@ def print_summary(status: IssueStatus, issue: IssueRef, link: str) -> None:
     model = status.model
     if model is not None and model.total.calls:
         print(f"{'model use':24}{'tier':>10}{'calls':>6}{'input':>8}{'output':>8}{'cost':>10}")
-        rows = [(f"stage {k}", k, u) for k, u in model.usage_by_stage.items()]
-        rows += [(f"task {k}", k, u) for k, u in model.usage_by_task.items()]
-        for name, key, used in rows:
+        rows = [(f"stage {k}", model.stage_tier(k), u) for k, u in model.usage_by_stage.items()]
+        rows += [(f"task {k}", model.tiers.get(k, ""), u) for k, u in model.usage_by_task.items()]
+        for name, tier, used in rows:
             print(
-                f"{name[:24]:24}{model.tiers.get(key, ''):>10}{used.calls:>6}"
+                f"{name[:24]:24}{tier[:10]:>10}{used.calls:>6}"
                 f"{used.input_tokens:>8}{used.output_tokens:>8}{used.cost_usd:>10.4f}"
             )
         total = model.total
