@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from benchmarks.capacity_ceiling import ActivityCeilingWorkflow, noop
+from benchmarks.json_report import exit_now, json_stdout, write_report
 from config.settings import CapacitySettings
 from devstack.forge.testing import free_port
 from devstack.temporal_server import DevServerError, temporal_cli
@@ -195,22 +195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model-seconds", type=float, default=5.0)
     parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    # The dev server inherits fd 1 and prints its banner there: keep stdout for the JSON alone.
-    sys.stdout.flush()
-    json_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
+    json_out = json_stdout()
     try:
         report = asyncio.run(benchmark(args.issues, args.model_seconds, args.ceiling_seconds))
     except (DevServerError, RuntimeError) as exc:
         print(f"capacity: {exc}", file=sys.stderr)
         return 2
-    json_out.write(json.dumps(report, indent=2) + "\n")
-    json_out.flush()
+    write_report(json_out, report)
     return 0
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # temporalio's Rust bridge may abort during a normal interpreter exit
+    exit_now(main())

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 import time
 import uuid
@@ -28,6 +26,7 @@ from temporalio.worker import Worker
 from benchmarks.dag_activities import sleep_task
 from benchmarks.dag_workflows import BENCH_WORKFLOWS, BatchDagWorkflow, SchedulerDagWorkflow
 from benchmarks.dags import random_dags
+from benchmarks.json_report import exit_now, json_stdout, write_report
 from benchmarks.models import BenchDag, ExecuteDagInput, ExecuteDagResult
 from benchmarks.simulate import DagRun, Executor, plan_run, summarize, weighting_study
 from devstack.forge.testing import free_port
@@ -134,22 +133,15 @@ async def benchmark(settings: Settings) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(sys.argv[1:] if argv is None else argv)
-    # The dev server inherits fd 1 and prints its banner there: keep stdout for the JSON alone.
-    sys.stdout.flush()
-    json_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
+    json_out = json_stdout()
     try:
         report = asyncio.run(benchmark(settings))
     except DevServerError as exc:
         print(f"dag_makespan: {exc}", file=sys.stderr)
         return 2
-    json_out.write(json.dumps(report, indent=2) + "\n")
-    json_out.flush()
+    write_report(json_out, report)
     return 0
 
 
 if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # temporalio's Rust bridge may abort during a normal interpreter exit
+    exit_now(main())

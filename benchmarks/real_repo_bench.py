@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -34,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.json_report import exit_now, json_stdout, write_report
 from benchmarks.real_repos import sources
 from benchmarks.real_repos.bench_run import run_case
 from benchmarks.real_repos.sources import Case, SourceError
@@ -143,17 +143,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.flush()
         os._exit(2)
     configure_logging(args.log_level, json_format=True)
-    # The dev server inherits fd 1 and prints its banner there: keep stdout for the JSON alone.
-    sys.stdout.flush()
-    json_out = os.fdopen(os.dup(1), "w")
-    os.dup2(2, 1)
+    json_out = json_stdout()
     work = Path(tempfile.mkdtemp(prefix="autopilot-real-repos-"))
     code = 0
     try:
         report = asyncio.run(run_benchmark(cases, found, work, args.jobs, args.case_timeout))
-        text = json.dumps(report, indent=2)
-        json_out.write(text + "\n")
-        json_out.flush()
+        text = write_report(json_out, report)
         if args.save:
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(text + "\n", encoding="utf-8")
@@ -165,9 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"real_repo_bench: scratch directory kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)  # as the other benchmarks: temporalio's bridge may abort at a normal exit
+    exit_now(code)
 
 
 if __name__ == "__main__":
