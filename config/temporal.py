@@ -85,8 +85,9 @@ _HINTS = (
     ("NotValidForName", "the server's certificate does not name it (set temporal.server_name)"),
     ("Connection refused", "nothing listens there"),
 )
-# The server hung up after the TLS handshake began or right after it.
-_HUNG_UP = ("close_notify", "broken pipe", "BrokenPipe", "CertificateRequired")
+# The server hung up after the TLS handshake began or right after it; which of these the
+# core reports depends on whether the server's alert or its reset reaches the client first.
+_HUNG_UP = ("close_notify", "broken pipe", "brokenpipe", "certificaterequired", "connectionreset")
 
 
 def _hint(detail: str, tls: bool | TLSConfig) -> str:
@@ -96,7 +97,7 @@ def _hint(detail: str, tls: bool | TLSConfig) -> str:
     if tls is False and "after connection" in detail:
         return "the connection broke (does the server need TLS? temporal.tls: true); "
     no_client_cert = not (isinstance(tls, TLSConfig) and tls.client_cert)
-    if tls is not False and no_client_cert and any(n in detail for n in _HUNG_UP):
+    if tls is not False and no_client_cert and any(n in detail.lower() for n in _HUNG_UP):
         return "the server hung up (does it need a client certificate? temporal.client_cert); "
     return ""
 

@@ -9,7 +9,7 @@ import pytest
 from temporalio.service import TLSConfig
 
 from config.settings import AutopilotConfig, ConfigError, load_config
-from config.temporal import TemporalConnectError, temporal_connection
+from config.temporal import TemporalConnectError, _hint, temporal_connection
 from tests.deploy.conftest import write_config
 from tests.deploy.tls import SERVER_NAME, Certificates
 
@@ -186,3 +186,23 @@ async def test_refused_tls_is_one_line(
     message = str(failure.value)
     assert message.startswith(f"cannot reach Temporal at {mtls_address}") and "\n" not in message
     assert hint in message
+
+
+# What the core reported when an mTLS server hung up on a client without a certificate: the
+# alert, the reset or the broken pipe arrives first depending on timing.
+HUNG_UP_REPORTS = [
+    "Failed client connect: `get_system_info` call error after connection: Status { code: "
+    'Unavailable, message: "transport error", source: Some(tonic::transport::Error(Transport, '
+    "hyper::Error(Io, Kind(ConnectionReset)))) }",
+    "Failed client connect: ... received fatal alert: CertificateRequired",
+    "Failed client connect: ... peer closed connection without sending TLS close_notify",
+    "Failed client connect: ... Broken pipe (os error 32)",
+]
+
+
+@pytest.mark.parametrize("report", HUNG_UP_REPORTS)
+def test_a_hang_up_without_a_client_certificate_asks_for_one(report: str) -> None:
+    tls = TLSConfig(server_root_ca_cert=b"ca")
+    assert "does it need a client certificate?" in _hint(report, tls)
+    with_cert = TLSConfig(server_root_ca_cert=b"ca", client_cert=b"c", client_private_key=b"k")
+    assert _hint(report, with_cert) == ""
