@@ -240,6 +240,11 @@ async def merge_pull(request: web.Request) -> web.Response:
     if not access.can_write:
         raise ApiError(405, "User not allowed to merge PR")
     head = await head_sha(access, issue, pull)
+    # Gitea refuses a PR whose checked status is "conflict" before it tries (ErrNotMergeableState);
+    # a conflict found only while merging is a 409 (merge.perform).
+    base_tip = await git.branch_sha(access.path, pull["base_branch"])
+    if base_tip and await git.merge_tree(access.path, base_tip, head) is None:
+        raise ApiError(405, "Please try again later")
     expected = opt_str(body, "head_commit_id")
     if expected and expected != head:
         raise ApiError(409, "head out of date")

@@ -433,7 +433,10 @@ def test_pull_request_flow(api: CheckedApi, forge: RunningForge, other: Other) -
     api.expect(404, "GET", f"{path}/pulls/4242")
 
 
-def test_conflicting_merge_is_409(api: CheckedApi, forge: RunningForge) -> None:
+def test_a_conflicted_merge_is_refused_as_not_mergeable(
+    api: CheckedApi, forge: RunningForge
+) -> None:
+    """Gitea checks the PR's status first: "conflict" is ErrNotMergeableState, a 405."""
     path = new_repo(forge)
     name = path.rsplit("/", 1)[1]
     push_files(forge, OWNER, name, "left", {"src/app.py": "x = 'left'\n"}, base="main")
@@ -444,7 +447,8 @@ def test_conflicting_merge_is_409(api: CheckedApi, forge: RunningForge) -> None:
     )
     api.expect(200, "POST", f"{path}/pulls/{left['number']}/merge", {"do": "squash"})
     assert api.expect(200, "GET", f"{path}/pulls/{right['number']}")["mergeable"] is False
-    api.expect(409, "POST", f"{path}/pulls/{right['number']}/merge", {"do": "merge"})
+    refused = api.expect(405, "POST", f"{path}/pulls/{right['number']}/merge", {"do": "merge"})
+    assert refused["message"] == "Please try again later"
     api.expect(404, "GET", f"{path}/pulls/{right['number']}/merge")
 
 
