@@ -16,9 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP) host
 	$(PY) -m devstack.demo $(ARGS)
 
-## The whole test suite
+## The whole test suite, TEST_WORKERS processes at a time (each takes whole test modules)
+TEST_WORKERS ?= 2
 test: $(STAMP) host
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## The suite without end-to-end runs and real environment builds (no package index needed)
 test-fast: $(STAMP)

@@ -24,7 +24,9 @@ def _test_server() -> str:
     return found
 
 
-@pytest.fixture(scope="session")
+# One server per test module: a workflow one module leaves waiting can keep the server from
+# skipping time, and which modules share a process depends on how the suite is split up.
+@pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     async with _time_skipping() as env:
         yield env
