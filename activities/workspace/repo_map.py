@@ -16,6 +16,7 @@ import stat
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
+from activities.workspace import python_source
 from activities.workspace.paths import UnsafePath, safe_relative_path
 from domain.agent import RepoMap
 
@@ -114,7 +115,7 @@ def outline_file(checkout: Path, path: str) -> list[str]:
     if source is None:
         return []
     try:
-        tree = ast.parse(source)
+        tree = python_source.parse(source)
     except SyntaxError as e:
         return [f"  (does not parse: line {e.lineno}: {e.msg})"]
     except (ValueError, RecursionError, MemoryError):

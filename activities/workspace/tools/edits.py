@@ -8,12 +8,12 @@ that is there several times.
 
 from __future__ import annotations
 
-import ast
 import difflib
 import heapq
 import os
 from pathlib import Path
 
+from activities.workspace import python_source
 from activities.workspace.paths import content_problem
 from activities.workspace.tools.args import ToolError
 from activities.workspace.tools.text import (
@@ -166,7 +166,7 @@ def _syntax_warning(rel: str, text: str) -> str:
 
 def _syntax_error(text: str) -> str | None:
     try:
-        ast.parse(text)
+        python_source.parse(text)
     except SyntaxError as e:
         return f"line {e.lineno}: {e.msg}"
     except (ValueError, UnicodeError, RecursionError, MemoryError):
