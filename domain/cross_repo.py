@@ -192,6 +192,9 @@ class PullVerdictInput(BaseModel):
 class UpdatePullSectionInput(BaseModel):
     pull: PullRef
     section: str = Field(description="Markdown replacing the marked section of the PR body")
+    marker: str = Field(
+        default=PULL_SECTION_MARKER, description="Which section (domain.pull_body); one writer each"
+    )
 
 
 class MergePullInput(BaseModel):

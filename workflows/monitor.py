@@ -26,11 +26,12 @@ from temporalio import workflow
 
 from domain import names
 from domain.change import TestRun
-from domain.cross_repo import PullRef, PullVerdict, PullVerdictInput
+from domain.cross_repo import PullRef, PullVerdict, PullVerdictInput, UpdatePullSectionInput
 from domain.merge import MergePolicy, merge_blockers
+from domain.pull_body import PULL_STATUS_MARKER
 from domain.pull_feedback import PullFeedback, PullFeedbackInput
 from domain.run import ApprovalDecision, IssueResult, IssueWorkflowInput, LoopStage, LoopState
-from workflows import merge
+from workflows import merge, render
 from workflows.agent import AGENT_LOOP
 from workflows.calls import Activities
 from workflows.carry import RunContext
@@ -42,6 +43,7 @@ from workflows.stage_gates import StageGates
 
 MONITOR_STAGE = "monitor-stage"  # before it, a run ended as soon as its PR was open
 MERGE_GATE = "merge-gate"  # before it, no run asked a person before merging
+PULL_STATUS_REFRESHED = "pull-status-refreshed"  # before it, the PR body kept the first head's
 
 
 class WatchedRun(Protocol):
@@ -225,9 +227,21 @@ class PullRequestWatch:
         run = self._run
         async with run.progress.stage("implement"):
             await run.changes.make(run._context(), "review", brief)
-        await run._verify()
+        test_run = await run._verify()
+        await self._refresh_body(test_run)
         summary = run.progress.status.loops.get(f"review {run.changes.count}")
         return summary.summary if summary else ""
+
+    async def _refresh_body(self, test_run: TestRun) -> None:
+        """Rewrite the PR body's status section for the new head (tests, loops, cost)."""
+        if not workflow.patched(PULL_STATUS_REFRESHED):
+            return
+        section = render.pull_status_markdown(test_run, self._run.progress.status)
+        await self._run.calls.run(
+            names.UPDATE_PULL_SECTION,
+            UpdatePullSectionInput(pull=self._pull(), section=section, marker=PULL_STATUS_MARKER),
+            None,
+        )
 
     async def _say(self, body: str) -> None:
         run = self._run

@@ -6,6 +6,7 @@ from domain.change import TestRun
 from domain.estimate import actual_after_approval, comparison_markdown
 from domain.issue import IssueRef
 from domain.plan import Plan
+from domain.pull_body import PULL_STATUS_MARKER, section_block
 from domain.review import GateResult, ReviewVerdict
 from domain.run import IssueStatus, run_link
 from domain.usage import TokenUsage
@@ -216,7 +217,6 @@ def pull_request_body(
     gates: list[GateResult],
     status: IssueStatus,
 ) -> str:
-    tests = "passed" if test_run.passed else "FAILED"
     rubric = "\n".join(f"| {r.criterion} | {r.score}/5 | {r.note} |" for r in verdict.rubric)
     rubric_table = f"| criterion | score | note |\n|---|---|---|\n{rubric}\n" if rubric else ""
     return "\n".join(
@@ -227,10 +227,6 @@ def pull_request_body(
             plan_markdown(plan, {t: p.state for t, p in status.tasks.items()}),
             "",
             *([decisions_markdown(status), ""] if status.decisions else []),
-            "## Tests",
-            f"`{tests}` in {test_run.duration_seconds:.1f}s "
-            f"after {status.attempts.get('verify', 0)} run(s).",
-            "",
             "## Review",
             f"Verdict: **{verdict.verdict}** — {verdict.summary}",
             "",
@@ -238,12 +234,26 @@ def pull_request_body(
             gates_markdown(gates),
             "",
             rubric_table,
+            section_block(PULL_STATUS_MARKER, pull_status_markdown(test_run, status)),
+            "",
+            f"_Opened by Autopilot, run `{issue.workflow_id}`._",
+        ]
+    )
+
+
+def pull_status_markdown(test_run: TestRun, status: IssueStatus) -> str:
+    """The PR body's part that follows the head: rewritten after every answer to a review."""
+    tests = "passed" if test_run.passed else "FAILED"
+    return "\n".join(
+        [
+            "## Tests",
+            f"`{tests}` in {test_run.duration_seconds:.1f}s "
+            f"after {status.attempts.get('verify', 0)} run(s).",
+            "",
             *loops_markdown(status),
             *estimate_against_actual(status),
             "## Model usage",
             usage_markdown(status),
-            "",
-            f"_Opened by Autopilot, run `{issue.workflow_id}`._",
         ]
     )
 

@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.forge.client import GiteaClient
-from activities.forge.sections import keeping_section, marker_line
+from activities.forge.sections import keeping_section
 from domain import names
 from domain.forge import (
     CommentRef,
@@ -28,6 +28,7 @@ from domain.forge import (
     UpsertCommentInput,
 )
 from domain.issue import IssueInfo, RepoInfo, RepoRef
+from domain.pull_body import marker_line
 
 
 def with_marker(body: str, marker: str) -> str:

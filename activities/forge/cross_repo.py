@@ -180,7 +180,7 @@ class CrossRepoForgeActivities(ForgeActivities):
         repo, number = input.pull.repo, input.pull.number
         client = self.client_for(repo)
         pull = await client.get_pull(repo.owner, repo.name, number)
-        body = replace_section(pull.body, input.section)
+        body = replace_section(pull.body, input.section, input.marker)
         if body != pull.body:
             await client.edit_pull(repo.owner, repo.name, number, body=body)
 

@@ -24,6 +24,7 @@ from domain.cross_repo import (
 )
 from domain.forge import OpenPullRequestInput
 from domain.issue import RepoRef
+from domain.pull_body import PULL_STATUS_MARKER
 from domain.pull_feedback import PullFeedbackInput
 from tests.client.conftest import push_change
 
@@ -163,3 +164,12 @@ def test_sections_are_replaced_in_place_and_kept_only_when_the_new_body_has_none
     assert section_of(keeping_section(body, replace_section("x", "three"))) == "three"
     assert keeping_section("no section", "new") == "new"
     assert section_of("<!-- autopilot:cross-repo -->\nunterminated") is None
+
+
+def test_each_writer_rewrites_only_its_own_section() -> None:
+    body = replace_section("Fixes #1", "Depends-On: o/api#4")  # the cross-repo set's
+    body = replace_section(body, "## Tests\n`passed` after 2 run(s).", PULL_STATUS_MARKER)
+    body = replace_section(body, "## Tests\n`passed` after 3 run(s).", PULL_STATUS_MARKER)
+    assert section_of(body, PULL_STATUS_MARKER) == "## Tests\n`passed` after 3 run(s)."
+    assert section_of(body) == "Depends-On: o/api#4" and body.count("Tests") == 1
+    assert section_of(keeping_section(body, "Fixes #1, v2")) == "Depends-On: o/api#4"

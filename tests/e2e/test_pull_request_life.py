@@ -13,11 +13,13 @@ import pytest
 import yaml
 
 from activities.forge.client import GiteaClient
+from activities.forge.sections import section_of
 from config.settings import load_config
 from devstack.model_server.testing import running_model_server
 from devstack.stack import DEMO_SCENARIO
 from domain import names
 from domain.issue import IssueRef, RepoRef
+from domain.pull_body import PULL_STATUS_MARKER, marker_line
 from domain.run import IssueResult, IssueStatus
 from starters.common import issue_ref, start_issue_run
 from starters.webhook.backend import TemporalBackend
@@ -170,7 +172,9 @@ async def test_a_change_request_gets_a_follow_up_commit_and_an_answer(
         stack, workflow_id, "merge: 0 of 1 required approvals; status ci is missing"
     )
     pulls = f"/repos/{stack.repo}/pulls/{status.pr_number}"
-    first_head = stack.forge.api("GET", pulls)["head"]["sha"]
+    first = stack.forge.api("GET", pulls)
+    first_head = first["head"]["sha"]
+    assert "after 2 run(s)" in (section_of(first["body"], PULL_STATUS_MARKER) or "")
     token = reviewer(stack, stack.repo, "maintainer-bo")
     note = {"path": "README.md", "body": "mention 10 units here", "new_position": 3}
     ask = {"event": "REQUEST_CHANGES", "body": REVIEW_ASK, "comments": [note]}
@@ -195,6 +199,11 @@ async def test_a_change_request_gets_a_follow_up_commit_and_an_answer(
     assert status.attempts.get("verify") == 3, status.attempts  # red, green, green again
     pull = stack.forge.api("GET", pulls)
     assert pull["head"]["sha"] != first_head and pull["state"] == "open"
+    # The body's status section follows the head; the plan and the review above it stay.
+    section = section_of(pull["body"], PULL_STATUS_MARKER) or ""
+    assert "after 3 run(s)" in section and "| review " in section, section
+    before = first["body"].split(marker_line(PULL_STATUS_MARKER))[0]
+    assert pull["body"].split(marker_line(PULL_STATUS_MARKER))[0] == before
     readme = stack.forge.api(
         "GET", f"/repos/{stack.repo}/contents/README.md?ref={pull['head']['ref']}"
     )
