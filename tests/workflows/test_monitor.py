@@ -21,8 +21,10 @@ from domain.cross_repo import (
     MergePullInput,
     PullVerdict,
     PullVerdictInput,
+    UpdatePullSectionInput,
 )
 from domain.merge import MergePolicy
+from domain.pull_body import PULL_STATUS_MARKER
 from domain.pull_feedback import FeedbackItem, PullFeedback, PullFeedbackInput
 from domain.run import IssueWorkflowInput, RepoSettings, ResumeRequest
 from tests.workflows.fakes import FakeWorld
@@ -50,10 +52,11 @@ class WatchedWorld(FakeWorld):
     merge_refusals: int = 0
     merges: list[MergePullInput] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    sections: list[UpdatePullSectionInput] = field(default_factory=list)
 
     def activities(self) -> list[Any]:
         extra = [self.pull_verdict, self.pull_feedback, self.merge_pull, self.delete_branch]
-        return [*super().activities(), *extra]
+        return [*super().activities(), *extra, self.update_pull_section]
 
     @activity.defn(name=names.PULL_VERDICT)
     async def pull_verdict(self, input: PullVerdictInput) -> PullVerdict:
@@ -78,6 +81,10 @@ class WatchedWorld(FakeWorld):
                 non_retryable=True,
             )
         return MergeOutcome(merged=True, merge_commit_sha="d" * 40)
+
+    @activity.defn(name=names.UPDATE_PULL_SECTION)
+    async def update_pull_section(self, input: UpdatePullSectionInput) -> None:
+        self.sections.append(input)
 
     @activity.defn(name=names.DELETE_BRANCH)
     async def delete_branch(self, input: DeleteBranchInput) -> bool:
@@ -106,6 +113,10 @@ async def test_feedback_is_answered_once_across_continue_as_new_and_a_close_ends
     answers = [m for m in world.comments if m.startswith("answer:")]
     assert len(answers) == 1 and "@ann" in world.comments[answers[0]]
     assert world.test_runs == 2  # the answer's change was tested before it was announced
+    # ... and the PR body's status section was rewritten for the new head, once.
+    [section] = world.sections
+    assert section.marker == PULL_STATUS_MARKER and "after 2 run(s)" in section.section
+    assert "| review 1 |" in section.section
     # The implementer's loop made it, in whichever run of the chain the review arrived.
     assert [k for k in result.status.loops if k.startswith("review ")] == ["review 1"]
     assert world.deleted == ["autopilot/issue-1"]
