@@ -119,4 +119,5 @@ async def test_bundled_cases_go_green_through_the_whole_pipeline(tmp_path: Path)
     summary = report["summary"]
     assert summary["green"] == len(BUNDLED)
     # The issue's bar is on the totals: output tokens at most 3x the gold diffs' tokens.
-    assert summary["output_tokens"] <= 3 * summary["gold_tokens"], summary
+    spent = {record["case"]: record["model"] for record in report["cases"]}
+    assert summary["output_tokens"] <= 3 * summary["gold_tokens"], (summary, spent)
