@@ -199,5 +199,6 @@ TOOL_SPECS: dict[ToolName, ToolSpec] = {
 
 
 def tool_specs(tools: Iterable[ToolName]) -> list[ToolSpec]:
-    """The specs of ``tools``, in the order given, each once."""
-    return [TOOL_SPECS[name] for name in dict.fromkeys(tools)]
+    """The specs of ``tools``, in the order given, each once: copies, so a caller that adapts
+    a schema (a wire format, a test) cannot change what every later call offers."""
+    return [TOOL_SPECS[name].model_copy(deep=True) for name in dict.fromkeys(tools)]

@@ -9,6 +9,7 @@ hidden tests in a fresh virtualenv.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -120,4 +121,4 @@ async def test_bundled_cases_go_green_through_the_whole_pipeline(tmp_path: Path)
     assert summary["green"] == len(BUNDLED)
     # The issue's bar is on the totals: output tokens at most 3x the gold diffs' tokens.
     spent = {record["case"]: record["model"] for record in report["cases"]}
-    assert summary["output_tokens"] <= 3 * summary["gold_tokens"], (summary, spent)
+    assert summary["output_tokens"] <= 3 * summary["gold_tokens"], json.dumps([summary, spent])

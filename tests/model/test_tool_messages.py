@@ -100,3 +100,15 @@ def test_openai_gets_one_tool_message_per_call_then_the_text() -> None:
     assert wire[1]["content"] is None
     assert wire[2] == {"role": "tool", "tool_call_id": "a", "content": f"Error: {MISSING_RESULT}"}
     assert wire[4] == {"role": "assistant", "content": "ok"}
+
+
+def test_a_caller_changing_its_specs_leaves_the_next_callers_unchanged() -> None:
+    # A test once added a property to the finish tool it was handed; every later plan loop in
+    # that process then offered the changed tool and never finished.
+    [finish] = tool_specs(["finish"])
+    finish.parameters["properties"]["plan"] = {"type": "object"}
+    finish.parameters["required"].append("plan")
+    [again] = tool_specs(["finish"])
+    assert again.parameters == TOOL_SPECS["finish"].parameters
+    assert "plan" not in again.parameters["properties"]
+    assert "plan" not in again.parameters["required"]
