@@ -218,6 +218,11 @@ class ClosePullInput(BaseModel):
 class DeleteBranchInput(BaseModel):
     repo: RepoRef
     branch: str
+    close_pulls_comment: str = Field(
+        default="",
+        description="When set, open PRs from the branch are first closed with this comment: "
+        "a run cancelled just after opening its PR never reported the number",
+    )
     with_task_branches: bool = Field(
         default=True, description="Also '<branch>-task-*', the plan tasks' own branches"
     )

@@ -92,9 +92,14 @@ class Compensation:
                 ClosePullInput(pull=self._set.pull(name), comment=why),
                 PullRequestInfo,
             )
+        # A run cancelled just after it opened its PR never reported the number: its PR is
+        # found by the branch and closed too.
+        orphans = why if progress.pr_number is None else ""
         await self._activities.run(
             names.DELETE_BRANCH,
-            DeleteBranchInput(repo=self._set.targets[name].repo, branch=issue.branch),
+            DeleteBranchInput(
+                repo=self._set.targets[name].repo, branch=issue.branch, close_pulls_comment=orphans
+            ),
             bool,
         )
         progress.stage = "closed"

@@ -18,7 +18,7 @@ from activities.forge.activities import (
 )
 from activities.forge.client import GiteaClient
 from activities.forge.errors import GiteaError
-from activities.forge.gitea_models import PullReview
+from activities.forge.gitea_models import PullRequest, PullReview
 from activities.forge.pull_feedback import Writers, read_feedback
 from activities.forge.sections import replace_section
 from domain import names
@@ -218,12 +218,7 @@ class CrossRepoForgeActivities(ForgeActivities):
         client = self.client_for(repo)
         pull = await client.get_pull(repo.owner, repo.name, number)
         if not pull.merged:
-            body = with_marker(input.comment, CLOSED_MARKER)
-            comments = await client.list_comments(repo.owner, repo.name, number)
-            if not any(carries_marker(c.body, CLOSED_MARKER) for c in comments):
-                await client.create_comment(repo.owner, repo.name, number, body)
-            if pull.state != "closed":
-                pull = await client.edit_pull(repo.owner, repo.name, number, state="closed")
+            pull = await _close_with(client, repo, pull, input.comment)
             if input.delete_branch and pull.head.ref:
                 await client.delete_branch(repo.owner, repo.name, pull.head.ref)
         return PullRequestInfo(
@@ -239,9 +234,26 @@ class CrossRepoForgeActivities(ForgeActivities):
         """Delete a work branch (and its task branches); False when it was already gone."""
         repo = input.repo
         client = self.client_for(repo)
+        if input.close_pulls_comment:
+            for pull in await client.list_pulls(repo.owner, repo.name, state="open"):
+                if pull.head.ref == input.branch:
+                    await _close_with(client, repo, pull, input.close_pulls_comment)
         if input.with_task_branches:
             prefix = f"{input.branch}-task-"
             for branch in await client.list_branches(repo.owner, repo.name):
                 if branch.name.startswith(prefix):
                     await client.delete_branch(repo.owner, repo.name, branch.name)
         return await client.delete_branch(repo.owner, repo.name, input.branch)
+
+
+async def _close_with(
+    client: GiteaClient, repo: RepoRef, pull: PullRequest, comment: str
+) -> PullRequest:
+    """Say why on the PR (once, found again by its marker) and close it."""
+    owner, name, number = repo.owner, repo.name, pull.number
+    comments = await client.list_comments(owner, name, number)
+    if not any(carries_marker(c.body, CLOSED_MARKER) for c in comments):
+        await client.create_comment(owner, name, number, with_marker(comment, CLOSED_MARKER))
+    if pull.state != "closed":
+        pull = await client.edit_pull(owner, name, number, state="closed")
+    return pull

@@ -17,6 +17,7 @@ from activities.forge.cross_repo import CrossRepoForgeActivities
 from activities.forge.sections import keeping_section, replace_section, section_of
 from devstack.forge.testing import RunningForge, push_files
 from domain.cross_repo import (
+    DeleteBranchInput,
     MergePullInput,
     PullRef,
     PullVerdictInput,
@@ -153,6 +154,22 @@ async def test_the_cross_repo_section_survives_the_issue_run_rewriting_its_pr(
     async with GiteaClient(forge.base_url, forge.token) as gitea:
         body = (await gitea.get_pull(repo.owner, repo.name, pull.number)).body
     assert body.startswith("Fixes #1, v2") and section_of(body) == section
+
+
+async def test_deleting_a_branch_can_close_a_pr_nobody_reported(
+    acts: CrossRepoForgeActivities, forge: RunningForge, repo: RepoRef, tmp_path: Path
+) -> None:
+    """Compensation of a run cancelled just after it opened its PR: found by the branch."""
+    pull = await opened(acts, forge, repo, tmp_path)
+    why = "The cross-repository change `currency` was stopped."
+    undo = DeleteBranchInput(repo=repo, branch="autopilot/issue-1", close_pulls_comment=why)
+    assert await env.run(acts.delete_branch, undo) is True
+    assert await env.run(acts.delete_branch, undo) is False  # a retry finds it done
+    async with GiteaClient(forge.base_url, forge.token) as gitea:
+        closed = await gitea.get_pull(repo.owner, repo.name, pull.number)
+        comments = await gitea.list_comments(repo.owner, repo.name, pull.number)
+    assert closed.state == "closed" and not closed.merged
+    assert [c.body.startswith(why) for c in comments] == [True]
 
 
 def test_sections_are_replaced_in_place_and_kept_only_when_the_new_body_has_none() -> None:

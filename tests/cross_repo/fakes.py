@@ -84,6 +84,7 @@ class FakeForge:
     merged: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     deleted_branches: list[str] = field(default_factory=list)
+    searched_for_pulls: list[str] = field(default_factory=list)  # branches deleted with a comment
     reverted: list[str] = field(default_factory=list)
     revert_pulls: list[str] = field(default_factory=list)
     sections: dict[str, str] = field(default_factory=dict)
@@ -196,6 +197,8 @@ class FakeForge:
     @activity.defn(name=names.DELETE_BRANCH)
     async def delete_branch(self, input: DeleteBranchInput) -> bool:
         self.deleted_branches.append(f"{input.repo.full_name}:{input.branch}")
+        if input.close_pulls_comment:
+            self.searched_for_pulls.append(input.repo.full_name)
         return True
 
     @activity.defn(name=names.UPSERT_COMMENT)

@@ -168,6 +168,8 @@ async def test_a_failed_child_stops_the_others_and_compensates(
     status = result.status
     assert status.repos["frontend"].stage == "closed" and "failed" in (status.failure or "")
     assert status.repos["infrastructure"].stage == "closed"  # cancelled, then cleaned up
+    # Where no PR number was reported, a PR the run may have opened is looked for by branch.
+    assert sorted(forge.searched_for_pulls) == sorted([FRONTEND, INFRA])
     assert sorted(forge.deleted_branches) == sorted(
         f"{repo}:autopilot/issue-{n}"
         for repo, n in (
