@@ -20,11 +20,10 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.testing import WorkflowEnvironment
 
-from devstack.forge.testing import free_port
 from devstack.temporal_server import temporal_cli
 from domain.names import SA_REPO, SEARCH_ATTRIBUTES
+from tests.dev_server import running_dev_server
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.temporal.yml"
@@ -89,16 +88,8 @@ def test_scripts_are_valid_shell_that_stops_at_the_first_error(service: str) -> 
 
 @asynccontextmanager
 async def dev_server(search_attributes: Sequence[SearchAttributeKey[Any]]) -> AsyncIterator[str]:
-    env = await WorkflowEnvironment.start_local(
-        search_attributes=search_attributes,
-        dev_server_existing_path=temporal_cli(),
-        port=free_port(),
-        ui=False,
-    )
-    try:
+    async with running_dev_server(search_attributes) as env:
         yield env.client.service_client.config.target_host
-    finally:
-        await env.shutdown()
 
 
 def register(address: str) -> subprocess.CompletedProcess[str]:

@@ -26,8 +26,6 @@ import httpx
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 from config.settings import load_config
 from config.temporal import temporal_connection
@@ -40,6 +38,7 @@ from domain.run import IssueResult, IssueStatus
 from domain.task import task_workflow_id
 from tests.deploy.test_compose import registration_script
 from tests.deploy.tls import SERVER_NAME, Certificates, tls_proxy
+from tests.dev_server import running_dev_server
 from tests.e2e.test_parallel_tasks import (
     SCENARIO,
     SLOW_ISSUE,
@@ -64,16 +63,8 @@ BAD_ACTIVITY_EVENTS = {
 @pytest.fixture(scope="module")
 async def fresh_server() -> AsyncIterator[str]:
     """A dev server as a new cluster is: no Autopilot search attributes yet."""
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=temporal_cli(),
-        port=free_port(),
-        ui=False,
-    )
-    try:
+    async with running_dev_server(search_attributes=()) as env:
         yield env.client.service_client.config.target_host
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="module")
