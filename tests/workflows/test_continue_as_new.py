@@ -12,7 +12,7 @@ from domain.run import IssueResult, ResumeRequest
 from domain.tiers import ModelRouting, TierModel
 from tests.polling import eventually
 from tests.workflows.fakes import COSTED_USAGE, FakeWorld
-from tests.workflows.test_issue_workflow import issue_input, running
+from tests.workflows.test_issue_workflow import STAGES_TO_PULL_REQUEST, issue_input, running
 from workflows.issue import IssueWorkflow
 
 pytestmark = pytest.mark.timeout(90)
@@ -92,16 +92,7 @@ async def test_a_long_resolution_loop_continues_as_new_and_carries_its_state(
     assert model.total.cost_usd == pytest.approx(17 * 0.4)
     assert "**$6.8000**" in world.pulls[0].body
     stages = [t.stage for t in result.status.timings]
-    assert stages == [
-        "intake",
-        "setup",
-        "plan",
-        "approval",
-        "implement",
-        "verify",
-        "review",
-        "pull_request",
-    ]
+    assert stages == STAGES_TO_PULL_REQUEST
     assert all(t.finished_at is not None for t in result.status.timings)
 
 

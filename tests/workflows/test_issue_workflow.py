@@ -26,6 +26,18 @@ from workflows.issue import IssueWorkflow
 from workflows.runner import WORKFLOW_RUNNER
 from workflows.task import TaskWorkflow
 
+# The stages of a run that ends once its PR is open, in order.
+STAGES_TO_PULL_REQUEST = [
+    "intake",
+    "setup",
+    "plan",
+    "approval",
+    "implement",
+    "verify",
+    "review",
+    "pull_request",
+]
+
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -85,16 +97,7 @@ async def test_auto_approved_issue_reaches_a_pull_request(
     assert "`str_replace shop/pricing.py`, `finish`" in pull.body
     assert set(result.status.loops) == {"plan", "task fix-discount", "task add-test"}
     stages = [t.stage for t in result.status.timings]
-    assert stages == [
-        "intake",
-        "setup",
-        "plan",
-        "approval",
-        "implement",
-        "verify",
-        "review",
-        "pull_request",
-    ]
+    assert stages == STAGES_TO_PULL_REQUEST
     assert all(t.finished_at is not None for t in result.status.timings)
 
 

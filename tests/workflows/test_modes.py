@@ -32,6 +32,7 @@ from tests.dev_server import running_dev_server
 from tests.e2e.histories import save_history
 from tests.polling import eventually
 from tests.workflows.fakes import FakeWorld
+from tests.workflows.test_issue_workflow import STAGES_TO_PULL_REQUEST
 from workflows.control import ControlWorkflow
 from workflows.issue import IssueWorkflow
 from workflows.mode import HELD
@@ -215,16 +216,7 @@ async def test_emergency_stop_holds_five_runs_in_five_stages_and_normal_resumes_
         assert len(world.comment_creations) == len(set(world.comment_creations))
         assert world.comments["mode"].startswith("▶️ Autopilot is back to **normal** mode")
         stages = [t.stage for t in result.status.timings]
-        assert stages == [
-            "intake",
-            "setup",
-            "plan",
-            "approval",
-            "implement",
-            "verify",
-            "review",
-            "pull_request",
-        ]
+        assert stages == STAGES_TO_PULL_REQUEST
 
 
 async def test_minimal_skips_the_model_review_and_read_only_holds_without_writing() -> None:
