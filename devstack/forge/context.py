@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
@@ -20,6 +22,11 @@ class Forge:
     store: Store
     data_dir: Path
     root_url: str  # ROOT_URL, ends with '/'
+    # One merge at a time per PR, as Gitea's pull "working pool" does: a retried merge request
+    # waits for the first one and then finds the PR merged.
+    merge_locks: defaultdict[int, asyncio.Lock] = field(
+        default_factory=lambda: defaultdict(asyncio.Lock)
+    )
 
     @property
     def repos_dir(self) -> Path:

@@ -146,6 +146,10 @@ async def create_pull(request: web.Request) -> web.Response:
         if await git.resolve(access.path, base) and await git.resolve(access.path, head):
             raise ApiError(422, "Invalid PullRequest: base and head must be branches")
         raise NotFound(f"branch does not exist [{base if base_sha is None else head}]")
+    no_changes = await git.is_ancestor(access.path, head_tip, base_sha)
+    merge_base = await git.merge_base(access.path, base_sha, head_tip) or ""
+    # From the duplicate check to the pull row, no await: a concurrent request can neither
+    # open a second PR for these branches nor list an issue row that has no pull row yet.
     store = access.forge.store
     existing = store.open_pull_for(access.repo["id"], head, base)
     if existing is not None:
@@ -155,7 +159,7 @@ async def create_pull(request: web.Request) -> web.Response:
             f"pull request already exists for these targets [id: {existing['id']}, "
             f"issue_id: {number}, head_branch: {head}, base_branch: {base}]",
         )
-    if await git.is_ancestor(access.path, head_tip, base_sha):
+    if no_changes:
         raise ApiError(
             422, "Invalid PullRequest: There are no changes between the head and the base"
         )
@@ -163,7 +167,6 @@ async def create_pull(request: web.Request) -> web.Response:
     issue = store.create_issue(
         access.repo["id"], user["id"], title, opt_str(body, "body", "") or "", is_pull=True
     )
-    merge_base = await git.merge_base(access.path, base_sha, head_tip) or ""
     store.create_pull(issue["id"], head, base, merge_base, head_tip)
     await git.update_ref(access.path, f"refs/pull/{issue['number']}/head", head_tip)
     if access.can_write and label_ids:
@@ -226,7 +229,13 @@ async def is_merged(request: web.Request) -> web.Response:
 async def merge_pull(request: web.Request) -> web.Response:
     access = repo_access(request)
     user = access.require_user()
-    issue, pull = pull_issue(access, request)
+    _, pull = pull_issue(access, request)
+    async with access.forge.merge_locks[pull["id"]]:
+        return await _merge_locked(request, access, user)
+
+
+async def _merge_locked(request: web.Request, access: RepoAccess, user: Row) -> web.Response:
+    issue, pull = pull_issue(access, request)  # read again: a merge before ours may have landed
     access.require_not_archived()
     body = await read_json(request)
     # MergePullRequestOption.Do has no json tag in 1.25.4 (Go matches `do` too; 1.27 spells it so)
