@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 # Where the sandbox shows the checkout and the repository's environment. Fixed paths, so an
 # environment built for one checkout (its venv scripts, its editable install) works in every
@@ -18,6 +18,7 @@ SANDBOX_ENVIRONMENT = "/autopilot/env"
 
 # ``nobody``/``nogroup`` on Debian: the identity repository code runs as when the worker is root.
 NOBODY = 65534
+MAX_UID = 2**32 - 2  # (uid_t)-1 means "unchanged" to setresuid
 MIB = 1024 * 1024
 
 SandboxMode = Literal["bubblewrap", "none"]
@@ -31,6 +32,12 @@ class SandboxSettings(BaseModel):
         default=True, description="Setup commands share the worker's network (package index)"
     )
     uid: int = Field(default=NOBODY, ge=1, description="User repository code runs as (root worker)")
+    uid_pool_size: int = Field(
+        default=32,
+        ge=1,
+        le=65536,
+        description="Uids from `uid` up; each running command gets one of its own (root worker)",
+    )
     gid: int = Field(default=NOBODY, ge=1, description="Its group (root worker)")
     max_memory_mb: int = Field(default=2048, gt=0, description="RLIMIT_DATA per process")
     max_processes: int = Field(default=256, gt=0, description="RLIMIT_NPROC (per uid)")
@@ -61,3 +68,9 @@ class SandboxSettings(BaseModel):
             if not name.replace("_", "a").isalnum() or name[:1].isdigit():
                 raise ValueError(f"{name!r} is not an environment variable name")
         return names
+
+    @model_validator(mode="after")
+    def _pool_fits(self) -> SandboxSettings:
+        if self.uid + self.uid_pool_size - 1 > MAX_UID:
+            raise ValueError(f"uid + uid_pool_size - 1 must be at most {MAX_UID}")
+        return self

@@ -21,8 +21,11 @@ async def _check() -> str:
     if not sandbox.confined:
         return "sandbox.mode is none: repository code would run UNCONFINED"
     await sandbox.ensure_available()
-    drop_to = sandbox.drop_to()
-    who = f"uid {drop_to[0]}" if drop_to else f"the worker's uid {os.geteuid()}"
+    first, size = sandbox.settings.uid, sandbox.settings.uid_pool_size
+    if sandbox.drop_to() is None:
+        who = f"the worker's uid {os.geteuid()}"
+    else:
+        who = f"uid {first}" if size == 1 else f"uids {first}-{first + size - 1} (one per command)"
     return f"sandbox ok: bubblewrap works here; repository code runs as {who}"
 
 

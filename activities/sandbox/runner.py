@@ -31,6 +31,7 @@ from activities.sandbox.bwrap import (
     sandbox_env,
 )
 from activities.sandbox.process import OUTPUT_TAIL_CHARS, ProcessResult, run_process
+from activities.sandbox.uids import UidPool
 from domain.sandbox import SANDBOX_CHECKOUT, SANDBOX_ENVIRONMENT, SandboxSettings
 
 log = logging.getLogger("autopilot.sandbox")
@@ -56,13 +57,15 @@ class Sandbox:
         self._tools: Tools | None = None
         self._mounts = host_mounts(self.settings.extra_ro_paths)
         self._check = asyncio.Lock()
+        self._uids = UidPool(self.settings.uid, self.settings.uid_pool_size)
 
     @property
     def confined(self) -> bool:
         return self.settings.mode != "none"
 
     def drop_to(self) -> tuple[int, int] | None:
-        """The identity repository code takes: a root worker hands it to ``uid``/``gid``."""
+        """The identity repository code takes: a root worker hands it to ``uid``/``gid``
+        (each command to a uid of the pool from ``uid`` up, see :mod:`.uids`)."""
         return (self.settings.uid, self.settings.gid) if os.geteuid() == 0 else None
 
     async def ensure_available(self) -> None:
@@ -92,8 +95,30 @@ class Sandbox:
                 request, timeout_seconds, heartbeat, heartbeat_interval, tail_chars
             )
         await self.ensure_available()
+        if self.drop_to() is None:
+            return await self._run_confined(
+                request, None, timeout_seconds, heartbeat, heartbeat_interval, tail_chars
+            )
+        with self._uids.lease() as uid:
+            return await self._run_confined(
+                request,
+                (uid, self.settings.gid),
+                timeout_seconds,
+                heartbeat,
+                heartbeat_interval,
+                tail_chars,
+            )
+
+    async def _run_confined(
+        self,
+        request: SandboxRequest,
+        drop_to: tuple[int, int] | None,
+        timeout_seconds: float,
+        heartbeat: Callable[[], None],
+        heartbeat_interval: float,
+        tail_chars: int,
+    ) -> ProcessResult:
         assert self._tools is not None
-        drop_to = self.drop_to()
         if drop_to is not None:
             writable = [request.checkout]
             if request.setup and request.environment is not None:
