@@ -7,6 +7,8 @@ every activity; ``workflows.calls.Activities`` looks them up, so no call site pi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -17,6 +19,9 @@ from temporalio.common import RetryPolicy
 from domain import names
 from domain.capacity import MEMO_ACTIVITY_QUEUES, activity_kind
 from workflows.mode import ModeGate
+
+# Before it, a cancelled run ended at once, while a forge write it had started could still land.
+WRITES_FINISH_ON_CANCEL = "writes-finish-on-cancel"
 
 # Failures no retry can fix: the workflow handles them (comment, escalate, fail the stage).
 PERMANENT_ERRORS = [
@@ -38,6 +43,9 @@ class CallOptions:
     retry: RetryPolicy
     schedule_to_close: timedelta | None = None
     heartbeat: timedelta | None = None
+    # A write to the forge that is in flight when its run is cancelled is waited for: the run
+    # ends after it, so its ending (and a set's compensation) sees what the write did.
+    finish_on_cancel: bool = False
 
     def with_budget(self, *seconds: int) -> CallOptions:
         """The same policy for a call that may itself run for ``seconds`` (a test run, and
@@ -60,18 +68,47 @@ class CallOptions:
         gate = ModeGate.current() if held else None
         if gate is not None:
             await gate.before_activity(activity)
-        return await workflow.execute_activity(
-            activity,
-            arg,
-            result_type=result_type,
-            activity_id=activity_id,
-            start_to_close_timeout=self.start_to_close,
-            schedule_to_close_timeout=self.schedule_to_close,
-            heartbeat_timeout=self.heartbeat,
-            retry_policy=self.retry,
-            summary=summary,
-            task_queue=queue_for(activity),
-        )
+        finishing = self.finish_on_cancel and workflow.patched(WRITES_FINISH_ON_CANCEL)
+        call = self._arguments(activity, result_type, activity_id, summary, finishing)
+        if finishing:
+            return await _finishing_on_cancel(workflow.start_activity(activity, arg, **call))
+        return await workflow.execute_activity(activity, arg, **call)
+
+    def _arguments(
+        self,
+        activity: str,
+        result_type: type | None,
+        activity_id: str | None,
+        summary: str | None,
+        finishing: bool,
+    ) -> dict[str, Any]:
+        return {
+            "result_type": result_type,
+            "activity_id": activity_id,
+            "start_to_close_timeout": self.start_to_close,
+            "schedule_to_close_timeout": self.schedule_to_close,
+            "heartbeat_timeout": self.heartbeat,
+            "retry_policy": self.retry,
+            "cancellation_type": (
+                workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
+                if finishing
+                else workflow.ActivityCancellationType.TRY_CANCEL
+            ),
+            "summary": summary,
+            "task_queue": queue_for(activity),
+        }
+
+
+async def _finishing_on_cancel(handle: workflow.ActivityHandle[Any]) -> Any:
+    """A cancellation of the run waits until the write has ended, then goes on as the
+    cancellation it is (awaited plainly, the SDK would return the write's result instead)."""
+    try:
+        return await asyncio.shield(handle)
+    except asyncio.CancelledError:
+        handle.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await handle
+        raise
 
 
 def queue_for(activity: str) -> str | None:
@@ -100,6 +137,7 @@ FORGE = CallOptions(
         non_retryable_error_types=PERMANENT_ERRORS,
     ),
 )
+FORGE_WRITE = replace(FORGE, finish_on_cancel=True)
 
 
 def _model(
@@ -172,6 +210,7 @@ GIT = CallOptions(
         non_retryable_error_types=PERMANENT_ERRORS,
     ),
 )
+GIT_PUSH = replace(GIT, finish_on_cancel=True)
 
 
 # Pushing a mode to every running run: a listing and a signal each, heartbeating as it goes.
@@ -235,18 +274,18 @@ INTEGRATE = CallOptions(
 TABLE: dict[str, CallOptions] = {
     names.GET_ISSUE: FORGE,
     names.GET_REPO: FORGE,
-    names.ENSURE_LABELS: FORGE,
-    names.SET_ISSUE_LABELS: FORGE,
-    names.UPSERT_COMMENT: FORGE,
+    names.ENSURE_LABELS: FORGE_WRITE,
+    names.SET_ISSUE_LABELS: FORGE_WRITE,
+    names.UPSERT_COMMENT: FORGE_WRITE,
     names.FIND_COMMENT: FORGE,
-    names.OPEN_PULL_REQUEST: FORGE,
-    names.ENSURE_LINKED_ISSUE: FORGE,
+    names.OPEN_PULL_REQUEST: FORGE_WRITE,
+    names.ENSURE_LINKED_ISSUE: FORGE_WRITE,
     names.PULL_VERDICT: FORGE,
     names.PULL_FEEDBACK: FORGE,
-    names.UPDATE_PULL_SECTION: FORGE,
-    names.MERGE_PULL: FORGE,
-    names.CLOSE_PULL: FORGE,
-    names.DELETE_BRANCH: FORGE,
+    names.UPDATE_PULL_SECTION: FORGE_WRITE,
+    names.MERGE_PULL: FORGE_WRITE,
+    names.CLOSE_PULL: FORGE_WRITE,
+    names.DELETE_BRANCH: FORGE_WRITE,
     names.DRAFT_PLAN: MODEL,
     names.DRAFT_EDITS: MODEL,
     names.REVIEW_CHANGE: MODEL,
@@ -261,8 +300,8 @@ TABLE: dict[str, CallOptions] = {
     names.APPLY_EDITS: GIT,
     names.DIFF_SUMMARY: GIT,
     names.SCAN_CHANGE: GIT,
-    names.ENSURE_BRANCH: GIT,
-    names.REVERT_MERGE: GIT,
+    names.ENSURE_BRANCH: GIT_PUSH,
+    names.REVERT_MERGE: GIT_PUSH,
     names.REPO_MAP: GIT,
     names.FILE_SIZES: GIT,
     names.RUN_TOOLS: TOOLS,

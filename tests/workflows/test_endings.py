@@ -13,12 +13,15 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.run import ResumeRequest
+from tests.dev_server import running_dev_server
 from tests.workflows.fakes import FakeWorld
 from tests.workflows.test_issue_workflow import issue_input, running, wait_for
 from workflows import options
 from workflows.issue import IssueWorkflow
 
 pytestmark = pytest.mark.timeout(120)
+
+WRITE_IN_FLIGHT_SECONDS = 2.0
 
 
 async def test_spent_forge_retries_end_the_run_visibly(
@@ -89,3 +92,25 @@ async def test_a_refused_label_cleanup_still_says_the_run_was_cancelled(
     progress = world.comments["progress"]
     assert "Outcome: **cancelled**" in progress
     assert "Note: the forge refused to remove `needs-human`, `autopilot-in-progress`" in progress
+
+
+async def test_a_run_cancelled_while_opening_its_pull_ends_after_the_forge_answered() -> None:
+    lands = asyncio.Event()
+    world = FakeWorld(pull_lands=lands)
+    async with (
+        running_dev_server() as env,
+        running(env, world, issue_input(auto_approve=True)) as handle,
+    ):
+        await world.pull_requested.wait()
+        await handle.cancel()
+        # The write is in flight: the run does not end (and say so) before it lands.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(handle.result()), WRITE_IN_FLIGHT_SECONDS)
+        lands.set()
+        with pytest.raises(WorkflowFailureError) as ended:
+            await handle.result()
+    assert isinstance(ended.value.cause, CancelledError)
+    assert len(world.pulls) == 1 and world.comment_writes_before_pull is not None
+    assert len(world.comment_writes) > world.comment_writes_before_pull  # the ending came after
+    assert "Outcome: **cancelled**" in world.comments["progress"]
+    assert world.labels == set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ class FakeForge:
     labels: set[str] = field(default_factory=set)
     pulls: list[OpenPullRequestInput] = field(default_factory=list)
     human_comments: dict[int, IssueComment] = field(default_factory=dict)  # by comment id
+    # Set: opening the PR waits for it (after setting ``pull_requested``), a slow forge.
+    pull_lands: asyncio.Event | None = None
+    pull_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    comment_writes_before_pull: int | None = None
 
     def forge_activities(self) -> list[Callable[..., Any]]:
         return [
@@ -105,5 +110,9 @@ class FakeForge:
     async def open_pull_request(self, input: OpenPullRequestInput) -> PullRequestInfo:
         if self.forge_down_for_pulls:
             raise ApplicationError("Gitea POST /pulls: 503", type=names.ERR_FORGE_UNAVAILABLE)
+        self.pull_requested.set()
+        if self.pull_lands is not None:
+            await self.pull_lands.wait()
+        self.comment_writes_before_pull = len(self.comment_writes)
         self.pulls.append(input)
         return PullRequestInfo(number=7, html_url="http://forge.test/o/r/pulls/7", state="open")
