@@ -133,7 +133,7 @@ class Sandbox:
             home="/tmp",
             passthrough=self.settings.setup_env_vars if request.setup else (),
         )
-        return await run_process(
+        result = await run_process(
             argv,
             cwd=Path("/"),
             env=env,
@@ -142,6 +142,10 @@ class Sandbox:
             heartbeat_interval=heartbeat_interval,
             tail_chars=tail_chars,
         )
+        if drop_to is not None and request.setup and request.environment is not None:
+            # What setup made is its uid's; the test runs that read it get other uids.
+            await asyncio.to_thread(share_with_group, [request.environment], drop_to[1])
+        return result
 
     async def _run_unconfined(
         self,

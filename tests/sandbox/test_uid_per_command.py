@@ -1,5 +1,6 @@
-"""RLIMIT_NPROC counts processes per uid across the host: a root worker gives every running
-command a uid of its own, so one command at its process limit cannot stop another forking."""
+"""A root worker runs each command as a uid of its own. RLIMIT_NPROC counts processes per uid
+across the host, so one command at its process limit cannot stop another forking; and what one
+uid made (an environment) stays usable by the next."""
 
 from __future__ import annotations
 
@@ -57,3 +58,28 @@ async def test_a_command_at_its_process_limit_does_not_stop_another(checkout: Pa
 async def test_with_one_uid_for_all_commands_it_would(checkout: Path) -> None:
     result = await _fork_while_another_is_full(1, checkout)
     assert result.exit_code != 0 and "fork" in result.output.lower()
+
+
+async def test_what_setup_made_private_is_readable_by_the_test_runs_after_it(
+    checkout: Path, tmp_path: Path
+) -> None:
+    sandbox = Sandbox(SandboxSettings(uid=FIRST_UID, uid_pool_size=2))
+    environment = tmp_path / "env"
+    environment.mkdir()
+    made = await run_in(
+        sandbox,
+        checkout,
+        ["sh", "-c", "umask 077 && mkdir /autopilot/env/lib && echo ok > /autopilot/env/lib/x"],
+        environment=environment,
+        setup=True,
+    )
+    assert made.exit_code == 0, made.output
+    uids = set()
+    for _ in range(2):  # the pool's two uids, in turn
+        read = await run_in(
+            sandbox, checkout, ["sh", "-c", "id -u && cat /autopilot/env/lib/x"],
+            environment=environment,
+        )  # fmt: skip
+        assert read.exit_code == 0 and read.output.split()[1:] == ["ok"], read.output
+        uids.add(read.output.split()[0])
+    assert uids == {str(FIRST_UID), str(FIRST_UID + 1)}
