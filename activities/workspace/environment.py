@@ -44,7 +44,8 @@ from domain.workspace import (
     is_environment_file,
 )
 
-FORMAT = 1  # bump when the layout of an environment changes: every key changes with it
+FORMAT = 2  # bump when the layout of an environment changes: every key changes with it
+# 2: built by a uid of the sandbox pool and shared with its group for the uids after it
 MARKER = "autopilot-environment.json"
 NO_ENVIRONMENT = "none"
 SETUP_TAIL_CHARS = 4_000  # what a comment shows of a failing setup command
