@@ -63,7 +63,11 @@ class UidPool:
     def _lock(self, uid: int) -> int | None:
         if not self._usable_dir():
             return -1
-        fd = os.open(self._lock_dir / f"{uid}.lock", _LOCK_FLAGS, 0o600)
+        try:
+            fd = os.open(self._lock_dir / f"{uid}.lock", _LOCK_FLAGS, 0o600)
+        except OSError as err:  # a full disk, say: the command still runs, leased in-process
+            log.warning("sandbox uid %d leased in this worker only: %s", uid, err)
+            return -1
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -77,3 +77,16 @@ def test_without_a_private_lock_directory_leases_are_per_worker(
         assert {a, b} == {FIRST, FIRST + 1}
     assert "leases are per worker" in caplog.text
     assert not list(shared.iterdir())
+
+
+def test_a_lock_file_that_cannot_be_opened_still_leases_in_this_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    locks = tmp_path / "locks"
+    locks.mkdir(mode=0o700)
+    (locks / f"{FIRST}.lock").symlink_to(tmp_path / "elsewhere")  # O_NOFOLLOW refuses it
+    pool = UidPool(FIRST, 2, locks)
+    with pool.lease() as a, pool.lease() as b:
+        assert {a, b} == {FIRST, FIRST + 1}
+    assert f"sandbox uid {FIRST} leased in this worker only" in caplog.text
+    assert not (tmp_path / "elsewhere").exists()
