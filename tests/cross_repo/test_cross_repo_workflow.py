@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -21,6 +22,7 @@ from domain.cross_repo import (
 )
 from domain.issue import IssueRef, RepoRef
 from tests.cross_repo.fakes import ChildScript, FakeForge, FakeIssueWorkflow
+from tests.dev_server import running_dev_server
 from tests.polling import eventually
 from workflows.cross_repo import CrossRepoWorkflow
 from workflows.runner import WORKFLOW_RUNNER
@@ -73,16 +75,16 @@ class Run:
         await self.handle.signal(CrossRepoWorkflow.pr_approved)
 
 
-@pytest.fixture
-async def start(
-    time_skipping_env: WorkflowEnvironment,
+@asynccontextmanager
+async def starting(
+    env: WorkflowEnvironment,
 ) -> AsyncIterator[Callable[[CrossRepoInput, FakeForge], object]]:
     workers: list[Worker] = []
     queue = f"cross-{uuid.uuid4()}"
 
     async def starter(input: CrossRepoInput, forge: FakeForge) -> Run:
         worker = Worker(
-            time_skipping_env.client,
+            env.client,
             task_queue=queue,
             workflows=[CrossRepoWorkflow, FakeIssueWorkflow],
             activities=forge.activities(),
@@ -90,14 +92,30 @@ async def start(
         )
         workers.append(worker)
         asyncio.get_running_loop().create_task(worker.run())
-        handle = await time_skipping_env.client.start_workflow(
+        handle = await env.client.start_workflow(
             CrossRepoWorkflow.run, input, id=f"cross-{uuid.uuid4()}", task_queue=queue
         )
-        return Run(time_skipping_env, forge, handle)
+        return Run(env, forge, handle)
 
     yield starter
     for worker in workers:
         await worker.shutdown()
+
+
+@pytest.fixture
+async def start(
+    time_skipping_env: WorkflowEnvironment,
+) -> AsyncIterator[Callable[[CrossRepoInput, FakeForge], object]]:
+    async with starting(time_skipping_env) as starter:
+        yield starter
+
+
+@pytest.fixture
+async def start_on_dev_server() -> AsyncIterator[Callable[[CrossRepoInput, FakeForge], object]]:
+    """For cancelling a set: the time-skipping server answers a cancelled activity that has not
+    started yet with ACTIVITY_UNKNOWN and, when the run waits for that activity, wedges."""
+    async with running_dev_server() as env, starting(env) as starter:
+        yield starter
 
 
 def scripts(**by_repo: ChildScript) -> dict[str, ChildScript]:

@@ -21,11 +21,12 @@ from tests.cross_repo.test_cross_repo_workflow import (
     cross_input,
     scripts,
     start,
+    start_on_dev_server,
 )
 from tests.polling import eventually
 from workflows.cross_repo import CrossRepoWorkflow
 
-__all__ = ["start"]  # the fixture, shared with the other CrossRepoWorkflow tests
+__all__ = ["start", "start_on_dev_server"]  # fixtures shared with the other CrossRepoWorkflow tests
 
 ALL = {BACKEND, FRONTEND, INFRA}
 SUMMARY = f"{BACKEND}:cross-repo:summary"
@@ -110,9 +111,11 @@ async def test_a_revert_the_forge_refuses_holds_the_set_naming_the_main(
     assert forge.reverted == [BACKEND, BACKEND]  # found again, never a second revert PR
 
 
-async def test_a_cancelled_set_says_so_in_its_summary(start: Callable[..., object]) -> None:
+async def test_a_cancelled_set_says_so_in_its_summary(
+    start_on_dev_server: Callable[..., object],
+) -> None:
     forge = FakeForge(scripts=scripts())
-    run: Run = await start(cross_input(coordination="parallel"), forge)  # type: ignore[misc]
+    run: Run = await start_on_dev_server(cross_input(coordination="parallel"), forge)  # type: ignore[misc]
     await run.until(lambda s: all(r.pr_number for r in s.repos.values()))
     await run.handle.cancel()
     with pytest.raises(WorkflowFailureError):
