@@ -15,7 +15,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from domain import names
 from domain.cross_repo import (
@@ -38,7 +38,10 @@ from workflows.cross_repo_compensation import Compensation
 from workflows.cross_repo_gate import GATING, Gate
 from workflows.cross_repo_publish import Publisher
 from workflows.cross_repo_set import CrossRepoSet, initial_status
-from workflows.errors import SetFailed
+from workflows.errors import SetFailed, was_cancelled
+
+# Before it, a set cancelled while a call was in flight ended without saying so (still "running").
+SET_CANCELLED_IN_A_CALL = "set-cancelled-in-a-call"
 
 
 @workflow.defn(name=names.CROSS_REPO_WORKFLOW)
@@ -68,6 +71,10 @@ class CrossRepoWorkflow:
             return await self._carry(input)
         except asyncio.CancelledError:
             if workflow.patched(GATING):
+                await self._cancelled()
+            raise
+        except FailureError as failure:  # the cancellation reached a call first
+            if was_cancelled(failure) and workflow.patched(SET_CANCELLED_IN_A_CALL):
                 await self._cancelled()
             raise
 

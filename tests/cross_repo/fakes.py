@@ -6,6 +6,7 @@ repositories without touching workflow code; the forge fakes record every write.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -99,6 +100,9 @@ class FakeForge:
     planned_for: dict[str, list[str]] = field(default_factory=dict)  # each child's feedback
     child_inputs: list[IssueWorkflowInput] = field(default_factory=list)
     stale_requests: set[str] = field(default_factory=set)  # a push since the change request
+    # Set: reading a PR's verdict waits for it (after setting ``verdict_asked``).
+    verdicts_wait: asyncio.Event | None = None
+    verdict_asked: asyncio.Event = field(default_factory=asyncio.Event)
 
     def activities(self) -> list[Callable[..., Any]]:
         return [
@@ -152,6 +156,9 @@ class FakeForge:
             verdict.needs_human = script.outcome == "needs_human"
         if input.pull is None:
             return verdict
+        self.verdict_asked.set()
+        if self.verdicts_wait is not None:
+            await self.verdicts_wait.wait()
         repo = input.pull.repo.full_name
         verdict.state = "closed" if repo in self.closed or repo in self.merged else "open"
         verdict.merged = repo in self.merged

@@ -4,6 +4,7 @@ still carries the change), and a cancelled set says so on the forge."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import pytest
@@ -30,6 +31,7 @@ __all__ = ["start", "start_on_dev_server"]  # fixtures shared with the other Cro
 
 ALL = {BACKEND, FRONTEND, INFRA}
 SUMMARY = f"{BACKEND}:cross-repo:summary"
+VERDICT_READ_SECONDS = 30
 
 
 async def summary_says(forge: FakeForge, text: str) -> str:
@@ -120,6 +122,23 @@ async def test_a_cancelled_set_says_so_in_its_summary(
     await run.handle.cancel()
     with pytest.raises(WorkflowFailureError):
         await run.handle.result()
+    assert forge.comments[SUMMARY].splitlines()[0].endswith(": done (cancelled)")
+
+
+async def test_a_set_cancelled_while_it_reads_a_verdict_says_so_in_its_summary(
+    start_on_dev_server: Callable[..., object],
+) -> None:
+    forge = FakeForge(scripts=scripts())
+    run: Run = await start_on_dev_server(cross_input(coordination="parallel"), forge)  # type: ignore[misc]
+    await run.until(lambda s: all(r.pr_number for r in s.repos.values()))
+    forge.verdicts_wait = asyncio.Event()  # the next verdict read is in flight, and stays
+    forge.verdict_asked.clear()
+    await run.handle.signal(CrossRepoWorkflow.pr_approved)  # the set reads the verdicts again
+    await asyncio.wait_for(forge.verdict_asked.wait(), VERDICT_READ_SECONDS)
+    await run.handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await run.handle.result()
+    forge.verdicts_wait.set()
     assert forge.comments[SUMMARY].splitlines()[0].endswith(": done (cancelled)")
 
 
